@@ -1,0 +1,387 @@
+"""The extractive answerer: the best sentences of the retrieved passages, each cited, or an abstention.
+
+No LLM is involved. Every sentence of the top passages is scored by meaning
+(cosine to the question), by words (how much of the question's weighted terms
+it and its passage contain, synonyms counting for most of a match) and by
+whether it holds the kind of fact asked for (a new name for "who", a year for
+"when"...). The answer is the best one or two sentences, verbatim, so every
+claim is exactly what its citation says.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kbqa import bm25
+from kbqa.config import Settings
+from kbqa.embed import Embedder
+from kbqa.schema import Answer, Chunk, Citation, Hit
+from kbqa.text import (
+    TYPE_NOUNS,
+    abbreviations,
+    answer_type,
+    focus_word,
+    has_new_fact,
+    is_overview,
+    normalize_space,
+    sentence_spans,
+)
+
+ABSTAIN_TEXT = "The knowledge base does not answer this question."
+
+# Feature weights of a sentence's score (see `Candidate`); fit with evals/fit_weights.py on
+# evals/questions.jsonl and checked on evals/heldout.jsonl.
+WEIGHTS = {
+    "sim": 0.40,
+    "lex": 0.10,
+    "beyond": 0.20,
+    "ctx": 0.20,
+    "typed": 0.10,
+    "focus": 0.10,
+    "prior": 0.05,
+    "title": -0.15,
+    "field": -0.10,
+    "short": -0.05,
+}
+# The abstention model: a logistic regression over `Extractive.signals`, fit with
+# evals/fit_abstain.py on evals/questions.jsonl (answerable and out-of-scope questions).
+ABSTAIN_WEIGHTS = {
+    "beyond": 1.26,
+    "score": 0.94,
+    "support": 0.98,
+    "lex": 0.52,
+    "dense": 1.72,
+    "unknown": -0.80,
+    "offtopic": -0.81,
+}
+ABSTAIN_BIAS = -2.07
+_TOPIC_WORDS = re.compile(r"\b(keywords?|topics?|themes?|tagged|about)\b", re.I)
+
+# Words that ask for the same thing in other terms. Lexical matching counts a synonym as
+# most of a match, so "who is paying for" finds "funded by" and "begin" finds "evolved from".
+SYNONYMS = [
+    "fund funded funding funder pay paying paid finance financed sponsor sponsored grant awarded",
+    "begin began begun start started origin originate originated evolved launch launched",
+    "lead led leader leading coordinate coordinated head headed direct directed manage managed chair",
+    "collaborate collaborated collaboration partner partnership partners team together jointly",
+    "focus focused concentrate concentrated priority priorities emphasis",
+    "issue topic problem question concern subject",
+    "aim aims goal goals purpose objective intended intend seeks",
+    "find findings found result results conclude concluded show showed demonstrate demonstrated suggest suggests",
+    "recommend recommendation recommendations advice advise",
+    "write wrote written author authored authors publish published publication",
+    "contribute contributed contributor contributors",
+    "country countries nation nations",
+    "council councils authority authorities",
+    "method methods methodology approach approaches technique techniques",
+    "people person individuals citizens residents participants",
+    "study studies research project projects programme",
+    "help support supported assist enable",
+    "money funds budget pounds",
+    "challenge challenges barrier barriers difficulty difficulties obstacle",
+    "benefit benefits value advantages",
+    "run ran running operate operated",
+    "involve involved involvement engage engaged engagement participate participation",
+    "difference factor factors ingredient key reason reasons cause causes",
+    "decide decided decision decisions choose chose chosen",
+]
+SYNONYM_WEIGHT = 0.7
+CONTEXT_WEIGHT = 0.5
+
+
+@dataclass
+class Terms:
+    """A question's content terms (stemmed) with IDF weights, and the synonyms that may stand in for each."""
+
+    weights: dict[str, float]
+    alternatives: dict[str, set[str]]
+
+    def coverage(self, tokens: set[str]) -> float:
+        """The weighted share of the question's terms found in `tokens`."""
+        total = sum(self.weights.values())
+        if total <= 0:
+            return 0.0
+        got = 0.0
+        for term, weight in self.weights.items():
+            if term in tokens:
+                got += weight
+            elif self.alternatives.get(term, set()) & tokens:
+                got += SYNONYM_WEIGHT * weight
+        return got / total
+
+
+@lru_cache(maxsize=1)
+def _synonym_stems() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for line in SYNONYMS:
+        group = set(bm25.tokenize([line])[0])
+        for stem in group:
+            out.setdefault(stem, set()).update(group - {stem})
+    return out
+
+
+def with_context(terms: Terms, context: str | None, index: bm25.KeywordIndex | None) -> Terms:
+    """Add the terms of the question a follow-up leans on, at a lower weight."""
+    if not context:
+        return terms
+    extra = question_terms(context, index)
+    for t, w in extra.weights.items():
+        terms.weights.setdefault(t, CONTEXT_WEIGHT * w)
+    terms.alternatives = {**extra.alternatives, **terms.alternatives}
+    return terms
+
+
+def question_terms(question: str, index: bm25.KeywordIndex | None) -> Terms:
+    """The question's stemmed content terms weighted by IDF (unseen terms count as rare), with synonyms."""
+    tokens = bm25.tokenize([question])[0]
+    n = len(index) if index is not None else 0
+    weights: dict[str, float] = {}
+    for t in tokens:
+        df = max(index.doc_freq(t) if index is not None else 0, 1)
+        weights[t] = math.log(1 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
+    synonyms = _synonym_stems()
+    return Terms(weights, {t: synonyms[t] for t in weights if t in synonyms})
+
+
+@dataclass
+class Judgement:
+    """Whether to answer: the signals, what the best sentence lacks (if anything), and the confidence."""
+
+    signals: dict[str, float]
+    missing: str | None  # e.g. "a number", "a name": the kind of fact asked for, absent from the best sentence
+    confidence: float
+
+
+_KIND_NAMES = {"person": "a name", "place": "a place", "date": "a date", "number": "a number", "money": "an amount"}
+
+
+def _missing(question: str, best: Candidate, best_tokens: set[str]) -> str | None:
+    """What the question asks for that the best sentence does not contain, if anything."""
+    kind = answer_type(question)
+    if kind and not best.typed:
+        return _KIND_NAMES[kind]
+    focus = _focus_stems(question)
+    syn = _synonym_stems()
+    if focus and not (focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)):
+        return f"the {focus_word(question)} asked about"
+    return None
+
+
+def abstain_text(missing: str | None, closest: str | None) -> str:
+    """A short, honest refusal that says what was looked for and where."""
+    text = ABSTAIN_TEXT
+    if closest:
+        text += f" The closest entry is “{closest}”"
+        text += f", but it does not give {missing}." if missing and missing != "a passage on this topic" else "."
+    return text
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage, with the features that score it."""
+
+    text: str
+    hit: Hit
+    order: int  # position of the sentence in its passage
+    sim: float = 0.0  # cosine between question and sentence embeddings
+    lex: float = 0.0  # weighted share of the question's terms in the sentence
+    beyond: float = 0.0  # ... of those not already in its passage's title: the part the question asks about
+    ctx: float = 0.0  # ... in its passage (with title and section)
+    typed: float = 0.0  # holds a new fact of the kind asked for (a name for "who", a year for "when"...)
+    focus: float = 0.0  # contains the noun the question asks for ("which council priorities" → priorities)
+    prior: float = 0.0  # retrieval score of its passage, relative to the best
+    title: float = 0.0  # it is the entry's title line (echoes the question, rarely answers it)
+    field: float = 0.0  # it is a "Keywords:" line
+    short: float = 0.0  # fewer than five words
+    score: float = 0.0
+
+
+class Extractive:
+    """Answers from the retrieved passages without an LLM."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, index: bm25.KeywordIndex | None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+
+    def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
+        """All sentences of the hits, scored and sorted best first.
+
+        `context` is the earlier question a follow-up leans on; its terms count half.
+        """
+        cands = [
+            Candidate(text=hit.chunk.text[s:e], hit=hit, order=order)
+            for hit in hits
+            for order, (s, e) in enumerate(sentence_spans(hit.chunk.text))
+        ]
+        if not cands:
+            return []
+        terms = with_context(question_terms(question, self.index), context, self.index)
+        kind = answer_type(question)
+        focus = _focus_stems(question)
+        focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
+        expanded = [_expand(c.text, c.hit.chunk.text) for c in cands]
+        qvec = self.embedder.embed_one(f"{context} {question}" if context else question)
+        sims = self.embedder.embed(expanded, self.settings.embed_batch_size) @ qvec
+        sent_tokens = bm25.tokenize(expanded)
+        ctx_tokens = {h.chunk.id: set(bm25.tokenize([h.chunk.embed_text])[0]) for h in hits}
+        asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
+        top = max(h.score for h in hits) or 1.0
+        topical = bool(_TOPIC_WORDS.search(question))
+        for cand, sim, toks in zip(cands, sims, sent_tokens):
+            toks = set(toks)
+            cand.sim = float(sim)
+            cand.lex = terms.coverage(toks)
+            cand.beyond = asked[cand.hit.chunk.id].coverage(toks) if asked[cand.hit.chunk.id].weights else 1.0
+            cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
+            cand.typed = 1.0 if has_new_fact(cand.text, question, kind) else 0.0
+            cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
+            cand.prior = cand.hit.score / top
+            cand.title = 1.0 if _is_title_line(cand.text, cand.hit.chunk.title) and kind != "date" else 0.0
+            cand.field = 1.0 if cand.text.lower().startswith("keywords") and not topical else 0.0
+            cand.short = 1.0 if len(cand.text.split()) < 5 else 0.0
+            cand.score = sum(w * getattr(cand, f) for f, w in WEIGHTS.items())
+        return sorted(cands, key=lambda c: c.score, reverse=True)
+
+    def judge(self, question: str, hits: list[Hit], cands: list[Candidate]) -> Judgement:
+        """Decide how far the best sentence can be trusted to answer the question."""
+        if not cands:
+            return Judgement(dict.fromkeys(ABSTAIN_WEIGHTS, 0.0), "a passage on this topic", 0.0)
+        best = cands[0]
+        terms = question_terms(question, self.index)
+        total = sum(terms.weights.values()) or 1.0
+        unknown = sum(w for t, w in terms.weights.items() if self.index is not None and self.index.doc_freq(t) == 0)
+        best_tokens = set(bm25.tokenize([_expand(best.text, best.hit.chunk.text)])[0])
+        signals = {
+            "beyond": 1.0 if is_overview(question) else best.beyond,  # "tell me about X" asks nothing beyond X
+            "score": best.score,
+            "support": best.ctx,
+            "lex": best.lex,
+            "dense": max((h.dense or 0.0) for h in hits),
+            "unknown": unknown / total,
+            "offtopic": max(c.ctx for c in cands) - best.ctx,
+        }
+        z = ABSTAIN_BIAS + sum(ABSTAIN_WEIGHTS[k] * signals[k] for k in ABSTAIN_WEIGHTS)
+        return Judgement(signals, _missing(question, best, best_tokens), 1.0 / (1.0 + math.exp(-z)))
+
+    def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
+        started = time.perf_counter()
+        cands = self.candidates(question, hits, context)
+        verdict = self.judge(question, hits, cands)
+        if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
+            text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
+            return Answer(question, text, [], True, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
+        chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
+        text, citations = compose(chosen)
+        return Answer(question, text, citations, False, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
+
+    def _select(self, cands: list[Candidate]) -> list[Candidate]:
+        """The best sentence, plus close runners-up that add something new; lists keep their items."""
+        best = cands[0]
+        chosen = [best]
+        seen = _words(best.text)
+        for cand in cands[1:]:
+            if len(chosen) >= self.settings.answer_max_sentences or cand.score < 0.85 * best.score:
+                break
+            words = _words(cand.text)
+            if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
+                continue  # says the same thing again
+            chosen.append(cand)
+            seen |= words
+        return _with_list_items(chosen)
+
+
+def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
+    """For "tell me about X": the best sentence and the ones after it (a title line is skipped)."""
+    text = best.hit.chunk.text
+    spans = sentence_spans(text)
+    out: list[Candidate] = []
+    for s, e in spans[best.order :]:
+        piece = text[s:e]
+        if _is_title_line(piece, best.hit.chunk.title) or piece.lower().startswith(("keywords", "contributed by")):
+            if out:
+                break
+            continue
+        out.append(Candidate(text=piece, hit=best.hit, order=len(out), score=best.score))
+        if len(out) >= sentences:
+            break
+    return out or [best]
+
+
+def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:
+    """A chosen sentence that introduces a list ("...activities:") brings the list's items along."""
+    out: list[Candidate] = []
+    for cand in chosen:
+        out.append(cand)
+        if cand.text.rstrip().endswith(":"):
+            spans = sentence_spans(cand.hit.chunk.text)
+            for s, e in spans[cand.order + 1 : cand.order + 7]:
+                item = cand.hit.chunk.text[s:e]
+                if not item.startswith(("•", "-", "*")) and not item[:2].strip(".)").isdigit():
+                    break
+                out.append(Candidate(text=item, hit=cand.hit, order=-1, score=cand.score))
+    return out
+
+
+def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
+    """Join sentences with [n] markers; one citation per distinct passage, numbered in order."""
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    for cand in chosen:
+        chunk = cand.hit.chunk
+        if chunk.id not in numbers:
+            numbers[chunk.id] = len(numbers) + 1
+            citations.append(Citation(numbers[chunk.id], chunk.source, chunk.title, chunk.text, round(cand.score, 4)))
+        pieces.append(f"{normalize_space(cand.text)} [{numbers[chunk.id]}]")
+    return _join(pieces), citations
+
+
+def _join(pieces: list[str]) -> str:
+    out = ""
+    for piece in pieces:
+        if not out:
+            out = piece
+        elif piece.startswith(("•", "-", "*")) or out.endswith(":"):
+            out += "\n" + piece
+        else:
+            out += " " + piece
+    return out
+
+
+def _asked_terms(terms: Terms, chunk: Chunk) -> Terms:
+    """The question's terms that the passage's title and section do not already name."""
+    topic = set(bm25.tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
+    return Terms({t: w for t, w in terms.weights.items() if t not in topic}, terms.alternatives)
+
+
+def _focus_stems(question: str) -> set[str]:
+    word = focus_word(question)
+    if not word or word in TYPE_NOUNS:  # "what year", "which people": the answer type covers these
+        return set()
+    return set(bm25.tokenize([word])[0])
+
+
+def _expand(sentence: str, passage: str) -> str:
+    """The sentence with abbreviations spelled out as its passage defines them ("PB" → "PB (participatory budgeting)")."""
+    for abbr, long in abbreviations(passage).items():
+        if re.search(rf"\b{abbr}\b", sentence) and long.lower() not in sentence.lower():
+            sentence = re.sub(rf"\b{abbr}\b", f"{abbr} ({long})", sentence, count=1)
+    return sentence
+
+
+def _is_title_line(sentence: str, title: str) -> bool:
+    s, t = normalize_space(sentence).lower(), normalize_space(title).lower()
+    return bool(t) and (s.startswith(t[:60]) or t.startswith(s.rstrip(".")))
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in normalize_space(text).lower().split() if len(w) > 3}
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

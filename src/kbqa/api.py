@@ -1,0 +1,225 @@
+"""The public Python API: one `KnowledgeBase` that the CLI, the UI and the evals all call.
+
+import kbqa
+kbqa.ingest()                                   # corpus/ → index (incremental)
+a = kbqa.ask("Which universities are partners in Phase 2?")
+print(a.answer, a.citations[0].source)
+for piece in kbqa.ask_stream("...", llm="llamacpp"):   # str deltas, then the final Answer
+    ...
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kbqa import catalog
+from kbqa.answer import Extractive
+from kbqa.chat import FollowUp, carry_over, turns_from_messages
+from kbqa.config import Settings, configure_offline, get_settings
+from kbqa.errors import UsageError
+from kbqa.ingestion import Progress, ingest
+from kbqa.retrieve import Filters, Retriever
+from kbqa.schema import Answer, Chunk, Hit, IngestReport
+from kbqa.store import Store
+
+MAX_QUESTION_CHARS = 2000
+
+
+class KnowledgeBase:
+    """An index plus the machinery to answer from it; cheap to create, loads models on first use."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        configure_offline()
+        self.settings = settings or get_settings()
+        self.store = Store(self.settings)
+        self.retriever = Retriever(self.settings, self.store)
+
+    # ------------------------------------------------------------ indexing
+    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+        """Index new and changed files under `paths` (default: the corpus folder); drop deleted ones."""
+        report = ingest(self.settings, paths, progress)
+        self.store.reload_manifest()
+        return report
+
+    def is_empty(self) -> bool:
+        return not self.store.manifest.files
+
+    def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
+        """Build the index from the corpus folder if there is none yet (so a first `ask` just works)."""
+        if self.is_empty():
+            return self.ingest(progress=progress)
+        return None
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Indexed files with their entry and chunk counts."""
+        return [
+            {
+                "source": source,
+                "title": (info.get("entries") or [{}])[0].get("title", ""),
+                "entries": len(info.get("entries", [])),
+                "chunks": info["chunks"],
+                "path": info["path"],
+            }
+            for source, info in sorted(self.store.manifest.files.items())
+        ]
+
+    # ------------------------------------------------------------ asking
+    def retrieve(
+        self, question: str, k: int | None = None, where: Filters | list[str] | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
+        return self.retriever.search(question, k, _filters(where), mode)
+
+    def follow_up(self, question: str, history: list[dict[str, Any]] | None) -> FollowUp:
+        """The question resolved against the conversation without an LLM (topic carry-over)."""
+        return carry_over(question, turns_from_messages(history))
+
+    def standalone(self, question: str, history: list[dict[str, Any]] | None) -> str:
+        return self.follow_up(question, history).standalone
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        where: Filters | list[str] | None = None,
+        history: list[dict[str, Any]] | None = None,
+        llm: str | None = None,
+    ) -> Answer:
+        """Answer `question` with citations; `history` is earlier turns as {"role", "content"} messages."""
+        final = None
+        for piece in self.ask_stream(question, k=k, where=where, history=history, llm=llm):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        where: Filters | list[str] | None = None,
+        history: list[dict[str, Any]] | None = None,
+        llm: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced (str pieces), then the final `Answer`."""
+        question = _check_question(question)
+        filters = _filters(where)
+        self.ensure_index()
+        llm_name = llm or self.settings.llm
+        if llm_name:
+            from kbqa.llm import generate_stream
+
+            yield from generate_stream(self, question, k=k, filters=filters, history=history, llm=llm_name)
+            return
+        answer = self.extractive(question, k=k, filters=filters, history=history)
+        yield answer.answer
+        yield answer
+
+    def extractive(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: list[dict[str, Any]] | None = None,
+    ) -> Answer:
+        """The no-LLM answer: catalogue lookup for listing questions, else the best cited sentences."""
+        started = time.perf_counter()
+        meta = catalog.match(question, self._entries(filters))
+        if meta is not None:
+            chunks = {cid: chunk for cid, (chunk, _) in self.store.get(catalog.evidence_chunk_ids(meta)).items()}
+            answer = catalog.answer(meta, question, chunks)
+            answer.timings = {"retrieve_ms": (time.perf_counter() - started) * 1000, **answer.timings}
+            answer.entry_ids = [e.entry_id for e in meta.entries]
+            return answer
+        follow = self.follow_up(question, history)
+        hits = self.retrieve_for(follow, k, filters)
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        answer = self.answerer().answer(question, hits, context=follow.context)
+        answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
+        if follow.standalone != question:
+            answer.standalone_question = follow.standalone
+        self._set_topic(answer, hits)
+        return answer
+
+    def retrieve_for(self, follow: FollowUp, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """Hits for a (resolved) question. A follow-up is answered from the entries the conversation
+        is about: their passages, best-matching first."""
+        hits = self.retrieve(follow.standalone, k, filters)
+        if not follow.entry_ids:
+            return hits
+        entry = [h for h in hits if h.chunk.metadata.get("entry_id") in follow.entry_ids]
+        seen = {h.chunk.id for h in entry}
+        low = min((h.score for h in entry), default=hits[0].score if hits else 1.0)
+        rest = [Hit(chunk=c, score=low) for c in self.store.chunks_of_entries(follow.entry_ids) if c.id not in seen]
+        return entry + rest or hits
+
+    def _set_topic(self, answer: Answer, hits: list[Hit]) -> None:
+        """Remember what the answer was about, for the next follow-up."""
+        if answer.abstained:
+            return
+        cited = {c.text for c in answer.citations}
+        chunks = [h.chunk for h in hits if h.chunk.text in cited] or [h.chunk for h in hits[:1]]
+        answer.topic = topic_of(chunks[0]) if chunks else None
+        answer.entry_ids = list(dict.fromkeys(c.metadata.get("entry_id") for c in chunks if c.metadata.get("entry_id")))
+
+    def answerer(self) -> Extractive:
+        return Extractive(self.settings, self.retriever.embedder, self.retriever.keyword_index)
+
+    def _entries(self, filters: Filters | None):  # noqa: ANN202
+        entries = self.store.manifest.entries()
+        if filters and filters.source:
+            entries = [e for e in entries if e.source == filters.source]
+        return entries
+
+
+def topic_of(chunk: Chunk) -> str:
+    """A short name for what a passage is about: its entry title, plus the section for plain documents."""
+    section = chunk.metadata.get("section")
+    if section and "year_start" not in chunk.metadata and "keywords" not in chunk.metadata and section != chunk.title:
+        return f"{chunk.title}: {section}"
+    return chunk.title
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise UsageError('the question is empty; ask something, e.g. kbqa ask "What is co-production?"')
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        question = question[:MAX_QUESTION_CHARS]
+    return question
+
+
+def _filters(where: Filters | list[str] | None) -> Filters:
+    if isinstance(where, Filters):
+        return where
+    return Filters.parse(where)
+
+
+# ------------------------------------------------------------ module-level shortcuts
+
+_default: KnowledgeBase | None = None
+
+
+def default_kb() -> KnowledgeBase:
+    global _default
+    if _default is None:
+        _default = KnowledgeBase()
+    return _default
+
+
+def ask(question: str, **kwargs: Any) -> Answer:
+    """`KnowledgeBase().ask` on the default settings (KBQA_* environment, kbqa.toml)."""
+    return default_kb().ask(question, **kwargs)
+
+
+def ask_stream(question: str, **kwargs: Any) -> Iterator[str | Answer]:
+    return default_kb().ask_stream(question, **kwargs)
+
+
+def ingest_paths(paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+    return default_kb().ingest(paths, progress)

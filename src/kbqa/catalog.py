@@ -1,0 +1,140 @@
+"""Questions about the catalogue metadata ("which projects did Angie Hart contribute to?").
+
+These are answered from the entries' parsed metadata (contributors, their
+organisations, keywords, years) rather than from retrieval, so the list is
+complete: every matching entry is named and cited.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from kbqa.schema import Answer, Chunk, Citation, Entry
+
+_LISTING = re.compile(
+    r"\b(which|what|list|name|show|tell me|find)\b[^?]*\b(projects?|entr(?:y|ies)|research|stud(?:y|ies)|works?|publications?"
+    r"|programmes?|programs?|items?|pages?|initiatives?|chapters?)\b",
+    re.IGNORECASE,
+)
+_RELATION = re.compile(
+    r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
+    r"|\bbased at\b|\bparticipat|\bpart of\b",
+    re.IGNORECASE,
+)
+_KEYWORD_INTENT = re.compile(r"\bkeywords?\b|\btag(?:ged|s)?\b|\blabell?ed\b", re.IGNORECASE)
+_YEAR_INTENT = re.compile(
+    r"^\W*(?:which|what|list)\b[^?]*\b(projects?|entr(?:y|ies)|programmes?)\b[^?]*"
+    r"\b(ran|run|running|active|underway|took place|in progress)\b[^?]*\b((?:19|20)\d{2})\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class MetaQuery:
+    """A recognised metadata question: which field, the value asked about, and the entries that match."""
+
+    field: str  # "contributor", "keyword" or "year"
+    value: str
+    entries: list[Entry]
+
+
+def match(question: str, entries: list[Entry]) -> MetaQuery | None:
+    """Recognise a listing question about a contributor, an organisation, a keyword or a year."""
+    if not entries or not _LISTING.search(question):
+        return None
+    q = question.lower()
+    if _KEYWORD_INTENT.search(question):
+        keyword = _longest_mentioned(q, {k.lower() for e in entries for k in e.keywords})
+        if keyword:
+            return MetaQuery("keyword", keyword, [e for e in entries if keyword in (k.lower() for k in e.keywords)])
+    who = _mentioned_contributor(question, entries) if _RELATION.search(question) else None
+    if who:
+        hits = [e for e in entries if _involves(e, who)]
+        return MetaQuery("contributor", who, hits)
+    if m := _YEAR_INTENT.search(question):
+        year = int(m.group(3))
+        hits = [e for e in entries if e.year_start is not None and e.year_start <= year <= (e.year_end or e.year_start)]
+        if hits:
+            return MetaQuery("year", str(year), hits)
+    return None
+
+
+def _longest_mentioned(q: str, options: set[str]) -> str | None:
+    found = [o for o in options if re.search(rf"(?<!\w){re.escape(o)}(?!\w)", q)]
+    return max(found, key=len) if found else None
+
+
+def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
+    """A person's full name, or an organisation's name, that occurs in the question."""
+    q = question.lower()
+    people = {p for e in entries for p in e.contributors}
+    name = _longest_mentioned(q, {p.lower() for p in people})
+    if name:
+        return next(p for p in people if p.lower() == name)
+    orgs = {_org_core(o) for e in entries for o in e.affiliations} | {
+        _org_core(o) for e in entries for o in e.contributors
+    }
+    org = _longest_mentioned(q, {o.lower() for o in orgs if len(o) >= 4})
+    return org
+
+
+def _org_core(org: str) -> str:
+    """'INLOGOV (Institute of Local Government Studies)' → 'INLOGOV'."""
+    return re.sub(r"\s*\(.*\)\s*$", "", org).strip()
+
+
+def _involves(entry: Entry, who: str) -> bool:
+    w = who.lower()
+    return any(w == p.lower() for p in entry.contributors) or any(
+        w in o.lower() for o in entry.affiliations + entry.contributors
+    )
+
+
+def answer(meta: MetaQuery, question: str, chunks: dict[str, Chunk]) -> Answer:
+    """List every matching entry, each with a citation to the passage that shows the match."""
+    started = time.perf_counter()
+    if not meta.entries:
+        text = f"No entry in the knowledge base lists {meta.value!r} as a {meta.field}."
+        return Answer(question, text, [], True, {"answer_ms": (time.perf_counter() - started) * 1000})
+    lead = {
+        "contributor": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} name {meta.value} among the contributors:",
+        "keyword": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} have the keyword “{meta.value}”:",
+        "year": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} ran in {meta.value}:",
+    }[meta.field]
+    lines = [lead]
+    citations: list[Citation] = []
+    for n, entry in enumerate(meta.entries, start=1):
+        chunk = _evidence_chunk(entry, meta, chunks)
+        years = _years(entry)
+        within = f" (a chapter of {entry.parent})" if entry.parent else ""
+        lines.append(f"• {entry.title}{years}{within} [{n}]")
+        if chunk is not None:
+            citations.append(Citation(n, chunk.source, entry.title, chunk.text, 1.0))
+    timings = {"answer_ms": (time.perf_counter() - started) * 1000}
+    return Answer(question, "\n".join(lines), citations, False, timings, confidence=1.0)
+
+
+def evidence_chunk_ids(meta: MetaQuery) -> list[str]:
+    return [cid for e in meta.entries for cid in e.chunk_ids]
+
+
+def _evidence_chunk(entry: Entry, meta: MetaQuery, chunks: dict[str, Chunk]) -> Chunk | None:
+    """The entry's passage that shows the match: its `Contributed by:`/`Keywords:` line if it has one."""
+    available = [chunks[cid] for cid in entry.chunk_ids if cid in chunks]
+    needle = {"contributor": meta.value, "keyword": meta.value, "year": str(entry.year_start)}[meta.field].lower()
+    line = {"contributor": "contributed by", "keyword": "keywords", "year": ""}[meta.field]
+    for wanted in (lambda t: needle in t and line in t, lambda t: needle in t):
+        for chunk in available:
+            if wanted(chunk.text.lower()):
+                return chunk
+    return available[0] if available else None
+
+
+def _years(entry: Entry) -> str:
+    if entry.year_start is None:
+        return ""
+    if entry.year_end and entry.year_end != entry.year_start:
+        return f" ({entry.year_start}–{entry.year_end})"
+    return f" ({entry.year_start})"

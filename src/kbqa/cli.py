@@ -1,0 +1,311 @@
+"""The `kbqa` command line: ingest, ask, chat, sources, eval, llm-server.
+
+Heavy libraries are imported inside the commands, so `kbqa --help` and the
+start-up of `kbqa ask` stay fast. Every error is one line on stderr and a
+non-zero exit status; set KBQA_DEBUG=1 to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from kbqa.errors import KBQAError, UsageError
+
+    try:
+        return args.func(args) or 0
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KBQAError as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted; the index is left as it was before this command (run `kbqa ingest` to finish indexing)")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line, unless debugging
+        if os.environ.get("KBQA_DEBUG"):
+            raise
+        _error(f"internal error ({type(exc).__name__}: {exc}); set KBQA_DEBUG=1 for a traceback")
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kbqa", description="Cited answers from the co-production research knowledge base (offline by default)."
+    )
+    parser.add_argument("--data-dir", type=Path, help="index folder (default .kbqa, or KBQA_DATA_DIR)")
+    parser.add_argument("--corpus-dir", type=Path, help="corpus folder (default corpus, or KBQA_CORPUS_DIR)")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="index the corpus folder or the given files/folders (incremental)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the corpus folder)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    p.add_argument("question")
+    _answer_options(p)
+    p.add_argument("--full", action="store_true", help="print cited passages in full")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="multi-turn conversation (with --json: one question per stdin line)")
+    _answer_options(p)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("sources", help="list indexed files with their entry and chunk counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("eval", help="score answers and retrieval on a question set (see evals/README.md)")
+    p.add_argument("--questions", type=Path, default=Path("evals/questions.jsonl"))
+    p.add_argument("--llm", help="answer with this LLM preset or URL instead of the extractive answerer")
+    p.add_argument("--report", type=Path, help="write the full results as JSON here")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("llm-server", help="run llama.cpp's OpenAI-compatible server with a packaged local model")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8081, or KBQA_LLM_SERVER_PORT)")
+    p.add_argument("--model", type=Path, help="a GGUF file (default: the packaged Qwen2.5 0.5B Instruct)")
+    p.set_defaults(func=cmd_llm_server)
+    return parser
+
+
+def _answer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the answer as one JSON object (see README)")
+    p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: source, keyword, contributor, year")
+    p.add_argument("--llm", help="LLM preset (openai, ollama, vllm, llamacpp) or base URL; default: extractive")
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    kb = _kb(args)
+    with _progress() as progress:
+        report = kb.ingest(args.paths or None, progress=progress)
+    if args.json:
+        print(json.dumps({**report.__dict__, "summary": report.summary()}, indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    kb = _kb(args)
+    _check_k(args.k)
+    _ensure_index(kb)
+    if args.json:
+        answer = kb.ask(args.question, k=args.k, where=args.where, llm=args.llm)
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    answer = _stream_answer(kb, args.question, args, history=None)
+    _print_citations(answer, full=args.full)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from kbqa.chat import Conversation
+    from kbqa.errors import UsageError
+
+    kb = _kb(args)
+    _check_k(args.k)
+    _ensure_index(kb)
+    convo = Conversation()
+    interactive = not args.json and sys.stdin.isatty()
+    if interactive:
+        print("Ask about co-production research; an empty line or Ctrl-D ends.", file=sys.stderr)
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if not question:
+            if interactive:
+                break
+            continue
+        try:
+            if args.json:
+                answer = kb.ask(question, k=args.k, where=args.where, history=convo.messages(), llm=args.llm)
+                print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+            else:
+                answer = _stream_answer(kb, question, args, history=convo.messages())
+                _print_citations(answer, full=False)
+        except UsageError as exc:
+            _error(str(exc))
+            continue
+        convo.add(answer)
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    kb = _kb(args)
+    rows = kb.sources()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("The index is empty; run `kbqa ingest`.")
+        return 0
+    width = max(len(r["source"]) for r in rows)
+    for r in rows:
+        print(f"{r['source']:<{width}}  {r['entries']:>3} entries  {r['chunks']:>4} chunks  {r['title'][:60]}")
+    total = sum(r["chunks"] for r in rows)
+    print(f"{len(rows)} files, {total} chunks")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from kbqa import evaluate
+
+    kb = _kb(args)
+    _ensure_index(kb)
+    items = evaluate.load_questions(args.questions)
+    results = evaluate.run_answers(kb, items, llm=args.llm)
+    summary = evaluate.summarize(results)
+    summary["retrieval_hit@5"] = evaluate.retrieval(kb, items, k=5)
+    print(json.dumps(summary, indent=2))
+    if args.report:
+        evaluate.write_report(args.report, {"summary": summary, "results": results})
+    return 0
+
+
+def cmd_llm_server(args: argparse.Namespace) -> int:
+    from kbqa.llm_server import serve
+
+    settings = _settings(args)
+    return serve(settings, port=args.port, model=args.model)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _settings(args: argparse.Namespace):  # noqa: ANN202
+    from kbqa.config import get_settings
+
+    return get_settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
+
+
+def _kb(args: argparse.Namespace):  # noqa: ANN202
+    from kbqa.api import KnowledgeBase
+
+    return KnowledgeBase(_settings(args))
+
+
+def _check_k(k: int | None) -> None:
+    from kbqa.errors import UsageError
+
+    if k is not None and not 1 <= k <= 50:
+        raise UsageError(f"--k {k}: must be between 1 and 50")
+
+
+def _ensure_index(kb) -> None:  # noqa: ANN001
+    if kb.is_empty():
+        print(f"No index yet: building it from {kb.settings.corpus_dir}/ (first run only)…", file=sys.stderr)
+        with _progress() as progress:
+            report = kb.ensure_index(progress=progress)
+        if report is not None:
+            print(report.summary(), file=sys.stderr)
+
+
+def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[dict[str, Any]] | None):  # noqa: ANN001, ANN202
+    """Print the answer as it arrives; return the final Answer."""
+    from kbqa.schema import Answer
+
+    final = None
+    printed = False
+    for piece in kb.ask_stream(question, k=args.k, where=args.where, history=history, llm=args.llm):
+        if isinstance(piece, Answer):
+            final = piece
+        else:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            printed = True
+    assert final is not None
+    if printed:
+        sys.stdout.write("\n")
+    if final.notice:
+        print(f"note: {final.notice}", file=sys.stderr)
+    return final
+
+
+def _print_citations(answer, full: bool) -> None:  # noqa: ANN001
+    if answer.abstained or not answer.citations:
+        return
+    print()
+    for c in answer.citations:
+        check = "" if c.verified is None else ("  ✓ verified" if c.verified else "  ✗ not supported by this passage")
+        print(f"[{c.n}] {c.title} — {c.source} (score {c.score:.2f}){check}")
+        text = " ".join(c.text.split())
+        if not full and len(text) > 400:
+            text = text[:400].rsplit(" ", 1)[0] + " …"
+        print(f"    {text}")
+
+
+class _progress:
+    """Rich progress bars on stderr (plain lines when stderr is not a terminal)."""
+
+    def __enter__(self):  # noqa: ANN204
+        from kbqa.ingestion import Progress
+
+        outer = self
+
+        class _Bars(Progress):
+            def start(self, files: int) -> None:
+                outer._files = outer._bar.add_task("files", total=files)
+
+            def embedding(self, chunks: int) -> None:
+                outer._chunks = outer._bar.add_task("embedding", total=chunks)
+
+            def embedded(self, chunks: int) -> None:
+                outer._bar.advance(outer._chunks, chunks)
+
+            def file_done(self, name: str) -> None:
+                outer._bar.advance(outer._files, 1)
+
+            def warn(self, message: str) -> None:
+                outer._bar.console.print(f"warning: {message}", markup=False, highlight=False)
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+
+        console = Console(stderr=True)
+        self._bar = RichProgress(
+            TextColumn("{task.description:>10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+            transient=True,
+        )
+        self._bar.__enter__()
+        return _Bars()
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Settings: the one place where kbqa's defaults live.
+
+Every field can be set with a `KBQA_<FIELD>` environment variable or in a
+`kbqa.toml` file in the working directory (environment wins).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """All kbqa configuration; see README "Configuration" for the meaning of each field."""
+
+    model_config = SettingsConfigDict(env_prefix="KBQA_", toml_file="kbqa.toml", extra="ignore")
+
+    # --- where things live
+    corpus_dir: Path = Path("corpus")
+    data_dir: Path = Path(".kbqa")
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 to use a `chroma run` server
+    collection: str = "kbqa"
+    model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "kbqa")
+
+    # --- chunking and embedding (chosen by measurement, see README "Choices")
+    chunk_size: int = 192  # tiktoken cl100k tokens
+    chunk_overlap: int = 32
+    embed_batch_size: int = 32
+    embed_threads: int = 0  # 0 = one per core
+
+    # --- retrieval
+    k: int = 5
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+    # --- extractive answering
+    answer_max_sentences: int = 2
+    abstain_threshold: float = 0.5  # on the answerer's confidence; calibrated with evals/fit_abstain.py
+
+    # --- LLM (any OpenAI-compatible endpoint); unset = extractive answers
+    llm: str | None = None  # a preset name (openai, ollama, vllm, llamacpp) or a base URL
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    llm_max_output_tokens: int = 384
+    llm_temperature: float = 0.0
+    llm_context_window: int = 4096
+    llm_server_port: int = 8081
+    llm_server_model: Path | None = None  # a GGUF file; default: the packaged Qwen2.5 0.5B
+
+    history_tokens: int = 600
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored)."""
+        return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and kbqa.toml."""
+    return Settings()
+
+
+def configure_offline() -> None:
+    """Make every library we use work without network: no hub look-ups, cached BPE files.
+
+    tiktoken downloads its BPE files unless they are cached; llama-index-core ships
+    a cache of cl100k_base and o200k_base, so we point tiktoken at it.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chroma
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llama_index.core")
+        if spec and spec.submodule_search_locations:
+            cache = Path(list(spec.submodule_search_locations)[0]) / "_static" / "tiktoken_cache"
+            if cache.is_dir():
+                os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)

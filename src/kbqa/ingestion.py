@@ -1,0 +1,208 @@
+"""Files → parts → chunks → vectors → index, incrementally and safely.
+
+A manifest of content hashes decides the work: unchanged files are skipped,
+changed ones re-embedded, deleted ones removed. Bad files are reported in one
+line each and skipped. See store.py for why a killed run leaves a usable index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbqa import bm25
+from kbqa.chunking import chunk_parts
+from kbqa.config import Settings
+from kbqa.documents import SUPPORTED_SUFFIXES, clean, load_text, parse
+from kbqa.embed import MODEL_NAME, get_embedder
+from kbqa.errors import CorpusMissingError, DocumentError
+from kbqa.schema import Chunk, Entry, IngestReport
+from kbqa.store import PARSER_VERSION, Store
+
+EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
+
+
+class Progress:
+    """Receives ingest events; the CLI draws bars from them, the API ignores them."""
+
+    def start(self, files: int) -> None: ...
+    def embedding(self, chunks: int) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
+    def file_done(self, name: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    source: str
+    sha256: str
+    version: str
+    chunks: list[Chunk]
+    entries: list[Entry]
+
+
+def index_config(settings: Settings) -> dict:
+    """Everything that changes what gets stored; a change re-indexes every file."""
+    return {
+        "embed_model": MODEL_NAME,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "parser_version": PARSER_VERSION,
+    }
+
+
+def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+    """Bring the index up to date with `paths` (default: the corpus folder)."""
+    started = time.perf_counter()
+    progress = progress or Progress()
+    report = IngestReport()
+    store = Store(settings)
+    with store.writer_lock():
+        store.reload_manifest()
+        manifest = store.manifest
+        config = index_config(settings)
+        config_digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()
+        manifest.data["config"] = config  # file versions below include its digest
+
+        files = discover(paths or [Path(settings.corpus_dir)], report, progress)
+        report.files_seen = len(files)
+        progress.start(len(files))
+
+        for source, info in list(manifest.files.items()):
+            if not Path(info["path"]).exists():
+                _remove_source(store, source, report)
+
+        todo: list[tuple[Path, str, str, str]] = []
+        for path, source in files:
+            old = manifest.files.get(source)
+            if old and Path(old["path"]) != path.resolve() and Path(old["path"]).exists():
+                _warn(report, progress, f"{path}: skipped, a different file named {source} is indexed ({old['path']})")
+                continue
+            try:
+                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                _warn(report, progress, f"{path}: skipped, cannot read ({exc.strerror})")
+                continue
+            version = hashlib.sha1(f"{sha}:{config_digest}".encode()).hexdigest()[:16]
+            if old and old.get("version") == version and Path(old["path"]) == path.resolve():
+                report.files_unchanged += 1
+                progress.file_done(source)
+                continue
+            todo.append((path, source, sha, version))
+
+        embedder = get_embedder(Path(settings.model_cache_dir), settings.embed_threads) if todo else None
+        group: list[_Parsed] = []
+        for path, source, sha, version in todo:
+            parsed = _parse_file(path, source, sha, version, settings, report, progress)
+            if parsed is None:
+                continue
+            group.append(parsed)
+            if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
+                _index_group(store, embedder, group, settings, report, progress)
+                group = []
+        if group:
+            _index_group(store, embedder, group, settings, report, progress)
+
+        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed))
+        report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def discover(paths: list[Path], report: IngestReport, progress: Progress) -> list[tuple[Path, str]]:
+    """Supported files under `paths` as (path, source name); unsupported ones get a warning."""
+    found: dict[str, Path] = {}
+    for root in paths:
+        root = Path(root).expanduser()
+        if not root.exists():
+            raise CorpusMissingError(f"{root}: no such file or folder")
+        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in candidates:
+            rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                _warn(report, progress, f"{path}: skipped, unsupported file type {path.suffix or '(none)'!r}")
+                continue
+            if path.name in found and found[path.name] != path.resolve():
+                _warn(report, progress, f"{path}: skipped, another file is also named {path.name} ({found[path.name]})")
+                continue
+            found[path.name] = path.resolve()
+    return [(path, name) for name, path in found.items()]
+
+
+def _parse_file(
+    path: Path, source: str, sha: str, version: str, settings: Settings, report: IngestReport, progress: Progress
+) -> _Parsed | None:
+    try:
+        text = clean(load_text(path))
+        if not text:
+            raise DocumentError("no text left after removing boilerplate")
+        parts = parse(text, source)
+        chunks = chunk_parts(parts, source, version, settings.chunk_size, settings.chunk_overlap)
+        if not chunks:
+            raise DocumentError("no text to index")
+    except DocumentError as exc:
+        _warn(report, progress, f"{path}: skipped, {exc}")
+        progress.file_done(source)
+        return None
+    entries = list({id(p.entry): p.entry for p in parts}.values())
+    return _Parsed(path.resolve(), source, sha, version, chunks, entries)
+
+
+def _index_group(store: Store, embedder, group: list[_Parsed], settings, report, progress) -> None:  # noqa: ANN001
+    """Embed a group of files together, then commit them one by one (write → commit → delete old)."""
+    chunks = [c for p in group for c in p.chunks]
+    progress.embedding(len(chunks))
+    vectors = embedder.embed([c.embed_text for c in chunks], settings.embed_batch_size, on_batch=progress.embedded)
+    offset = 0
+    for parsed in group:
+        n = len(parsed.chunks)
+        store.upsert(parsed.chunks, vectors[offset : offset + n])
+        offset += n
+        old_ids = set(store.ids_of_source(parsed.source))
+        store.manifest.set_file(
+            parsed.source, parsed.path, parsed.sha256, parsed.version, parsed.chunks, parsed.entries
+        )
+        store.manifest.save()  # the commit point
+        stale = sorted(old_ids - {c.id for c in parsed.chunks})
+        store.delete(stale)
+        report.files_indexed += 1
+        report.chunks_added += n
+        report.chunks_removed += len(stale)
+        progress.file_done(parsed.source)
+
+
+def _remove_source(store: Store, source: str, report: IngestReport) -> None:
+    store.manifest.files.pop(source)
+    store.manifest.save()
+    ids = store.ids_of_source(source)
+    store.delete(ids)
+    report.files_removed += 1
+    report.chunks_removed += len(ids)
+
+
+def _refresh_keyword_index(store: Store, force: bool) -> None:
+    """Rebuild the BM25 index when the live set changed (or a killed run left it behind)."""
+    manifest = store.manifest
+    generation = hashlib.sha1(
+        json.dumps(sorted((s, i.get("version")) for s, i in manifest.files.items())).encode()
+    ).hexdigest()
+    current = manifest.data.get("bm25") or {}
+    data_dir = Path(store.settings.data_dir)
+    if not force and current.get("generation") == generation and bm25.load(data_dir, current.get("dir")):
+        return
+    name = bm25.build(list(store.iter_live()), data_dir)
+    manifest.data["bm25"] = {"dir": name, "generation": generation}
+    manifest.save()
+    bm25.remove_other_indexes(data_dir, keep=name)
+
+
+def _warn(report: IngestReport, progress: Progress, message: str) -> None:
+    report.warnings.append(message)
+    report.files_skipped += 1
+    progress.warn(message)

@@ -1,0 +1,185 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 candidates fused by reciprocal rank.
+
+We fuse here rather than with llama-index's QueryFusionRetriever because that
+class keeps only the fused score, and the answerer needs each hit's cosine
+similarity to decide when to abstain (and it resolves `Settings.llm` even
+when no query rewriting is asked for). `as_llamaindex()` still exposes this
+retriever to llama-index query engines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kbqa import bm25
+from kbqa.config import Settings
+from kbqa.embed import Embedder, get_embedder
+from kbqa.errors import UsageError
+from kbqa.schema import Hit
+from kbqa.store import Store
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters; all given fields must match."""
+
+    source: str | None = None
+    keyword: str | None = None
+    contributor: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    FIELDS = ("source", "keyword", "contributor", "year")
+
+    @classmethod
+    def parse(cls, pairs: list[str] | None) -> Filters:
+        """From CLI-style `FIELD=VALUE` strings; year takes `2018` or `2015-2018`."""
+        values: dict = {}
+        for pair in pairs or []:
+            field, sep, value = pair.partition("=")
+            field, value = field.strip().lower(), value.strip()
+            if not sep or not value:
+                raise UsageError(f"--where {pair!r}: expected FIELD=VALUE with FIELD one of {', '.join(cls.FIELDS)}")
+            if field == "year":
+                m = re.fullmatch(r"(\d{4})(?:\s*(?:-|–|\.\.)\s*(\d{4}))?", value)
+                if not m:
+                    raise UsageError(f"--where year={value!r}: expected a year like 2018 or a range like 2015-2018")
+                values["year_from"], values["year_to"] = int(m[1]), int(m[2] or m[1])
+            elif field in ("source", "keyword", "contributor"):
+                values[field] = value
+            else:
+                raise UsageError(f"--where {field!r}: unknown field; use one of {', '.join(cls.FIELDS)}")
+        return cls(**values)
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.source, self.keyword, self.contributor, self.year_from))
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.source:
+            clauses.append({"source": self.source})
+        if self.keyword:
+            clauses.append({"keywords": {"$contains": self.keyword.lower()}})
+        if self.contributor:
+            who = self.contributor.lower()
+            clauses.append({"$or": [{"contributors": {"$contains": who}}, {"affiliations": {"$contains": who}}]})
+        if self.year_from is not None:
+            clauses.append({"year_start": {"$lte": self.year_to}})
+            clauses.append({"year_end": {"$gte": self.year_from}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def matches(self, meta: bm25.DocMeta) -> bool:
+        if self.source and meta.source != self.source:
+            return False
+        if self.keyword and self.keyword.lower() not in meta.keywords:
+            return False
+        if self.contributor and self.contributor.lower() not in meta.people:
+            return False
+        return self.year_from is None or (
+            meta.year_start is not None and meta.year_start <= self.year_to and (meta.year_end or 0) >= self.year_from
+        )
+
+
+class Retriever:
+    """Finds the chunks that best match a question, by meaning and by words."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(settings)
+        self._embedder = embedder
+        self._keyword: bm25.KeywordIndex | None = None
+        self._keyword_dir: str | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(Path(self.settings.model_cache_dir), self.settings.embed_threads)
+        return self._embedder
+
+    @property
+    def keyword_index(self) -> bm25.KeywordIndex | None:
+        name = (self.store.manifest.data.get("bm25") or {}).get("dir")
+        if name != self._keyword_dir:
+            self._keyword = bm25.load(Path(self.settings.data_dir), name)
+            self._keyword_dir = name
+        return self._keyword
+
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
+        """The top-k hits for `query`; every hit carries its cosine similarity to the query."""
+        if mode not in MODES:
+            raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        k = k or self.settings.k
+        filters = filters or Filters()
+        depth = max(4 * k, 20)
+        qvec = self.embedder.embed_one(query)
+        dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
+        keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
+
+        hits: dict[str, Hit] = {}
+        for rank, (chunk, cosine) in enumerate(dense):
+            hits[chunk.id] = Hit(chunk=chunk, score=0.0, dense=cosine, dense_rank=rank)
+        missing = [cid for cid, _ in keyword if cid not in hits]
+        fetched = self.store.get(missing, with_vectors=True)
+        for rank, (cid, score) in enumerate(keyword):
+            if cid in hits:
+                hits[cid].bm25, hits[cid].bm25_rank = score, rank
+            elif cid in fetched:
+                chunk, vec = fetched[cid]
+                cosine = float(np.dot(vec, qvec)) if vec is not None else None
+                hits[cid] = Hit(chunk=chunk, score=0.0, dense=cosine, bm25=score, bm25_rank=rank)
+        for hit in hits.values():
+            hit.score = self._rrf(hit)
+        return sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]
+
+    def _rrf(self, hit: Hit) -> float:
+        s, c = self.settings, self.settings.rrf_k
+        score = 0.0
+        if hit.dense_rank is not None:
+            score += s.dense_weight / (c + hit.dense_rank + 1)
+        if hit.bm25_rank is not None:
+            score += s.bm25_weight / (c + hit.bm25_rank + 1)
+        return score
+
+    def _keyword_search(self, query: str, n: int, filters: Filters) -> list[tuple[str, float]]:
+        index = self.keyword_index
+        if index is None:
+            return []
+        mask = None
+        if filters:
+            mask = np.fromiter((filters.matches(m) for m in index.meta), dtype=np.float32, count=len(index))
+            if not mask.any():
+                return []
+        return index.search(query, n, mask)
+
+    def as_llamaindex(self, k: int | None = None, filters: Filters | None = None):  # noqa: ANN201
+        """This retriever as a llama-index BaseRetriever (for query engines and experiments)."""
+        from llama_index.core.retrievers import BaseRetriever
+        from llama_index.core.schema import NodeWithScore, TextNode
+
+        outer = self
+
+        class _Adapter(BaseRetriever):
+            def _retrieve(self, query_bundle):  # noqa: ANN001, ANN202
+                return [
+                    NodeWithScore(
+                        node=TextNode(
+                            id_=h.chunk.id,
+                            text=h.chunk.text,
+                            metadata={"source": h.chunk.source, "title": h.chunk.title},
+                        ),
+                        score=h.score,
+                    )
+                    for h in outer.search(query_bundle.query_str, k, filters)
+                ]
+
+        return _Adapter()

@@ -1,0 +1,257 @@
+"""Small text utilities shared by the answerers: sentence spans, question terms, answer types."""
+
+from __future__ import annotations
+
+import re
+
+# Sentence boundaries: end punctuation, then space and a capital/digit/bullet, except after
+# common abbreviations and initials. A regex rather than nltk's punkt keeps nltk (and ~0.5 s of
+# imports) off the question path; the corpus's sentences are well-formed prose and list lines.
+_BOUNDARY = re.compile(r"(?<=[.!?])([\"”’)]?)\s+(?=[\"“‘]?[A-Z0-9•])")
+_ABBREV = re.compile(
+    r"(?:\bet al|\be\.g|\bi\.e|\bDr|\bProf|\bMrs?|\bMs|\bvs|\bNo|\bSt|\bapprox|\bca|\bcf|\bvol|\bpp|\bfig|\bLtd"
+    r"|\bInc|\bJr|\bSr|\bRev|\best|\b[A-Z])\.$"
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences in `text`; lines (titles, bullets, fields) are units too."""
+    spans = []
+    for line in re.finditer(r"[^\n]+", text):
+        start = line.start()
+        for m in _BOUNDARY.finditer(line.group()):
+            end = line.start() + m.start() + len(m.group(1))
+            if _ABBREV.search(text[start : line.start() + m.start()]):
+                continue
+            spans.append((start, end))
+            start = line.start() + m.end()
+        spans.append((start, line.end()))
+    cleaned = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e - s >= 3:
+            cleaned.append((s, e))
+    return cleaned
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+    r"|dozens?|hundreds?|thousands?|millions?|billions?"
+)
+_NAME = r"[A-Z][\w'’-]+(?:\s+(?:of|for|and|the|de|van|von|in|on)?\s*[A-Z][\w'’-]+)+"
+_TYPE_PATTERNS = {
+    "person": re.compile(rf"\b(?:Professor|Prof\.?|Dr\.?)\s+[A-Z][\w'’-]+|\b{_NAME}|\b[A-Z]{{3,}}\b"),
+    "date": re.compile(rf"\b(?:19|20)\d{{2}}s?\b|\b(?:{_MONTHS})\b|\b(?:year|decade|month)s?\b", re.I),
+    "number": re.compile(
+        rf"[£$€]\s?\d[\d,.]*\s?(?:m|bn|k|million|billion)?|\b\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b", re.I
+    ),
+    "place": re.compile(r"\b[A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)*"),
+    "money": re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)\b|\b(?:pounds|dollars|euros)\b", re.I),
+}
+_SENTENCE_START_WORDS = re.compile(r"^(?:The|A|An|This|These|Our|We|In|It|Its|Their|They)\s+", re.I)
+
+
+_MONEY = re.compile(
+    r"\bhow much (money|funding|did\b.*\b(cost|spend|save|raise|receive))|\b(budget|cost|costs|funding amount|grant amount|spend|spent|saved?|savings)\b",
+    re.I,
+)
+_PERSON_NOUNS = {
+    "person",
+    "people",
+    "researcher",
+    "researchers",
+    "professor",
+    "professors",
+    "author",
+    "authors",
+    "academic",
+    "academics",
+    "organisation",
+    "organisations",
+    "organization",
+    "organizations",
+    "university",
+    "universities",
+    "institution",
+    "institutions",
+    "body",
+    "bodies",
+    "funder",
+    "funders",
+    "partner",
+    "partners",
+    "journal",
+    "publisher",
+    "team",
+    "department",
+    "centre",
+    "center",
+    "foundation",
+    "charity",
+    "agency",
+    "contributor",
+    "contributors",
+}
+_PLACE_NOUNS = {
+    "country",
+    "countries",
+    "city",
+    "cities",
+    "place",
+    "places",
+    "region",
+    "regions",
+    "town",
+    "towns",
+    "area",
+    "areas",
+    "location",
+    "locations",
+    "site",
+    "sites",
+    "council",
+    "councils",
+    "authority",
+    "authorities",
+}
+_DATE_NOUNS = {"year", "years", "date", "dates", "month", "months", "period", "decade"}
+TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of fact a question asks for: person (or organisation), date, number, money, place, or None."""
+    q = question.lower()
+    aux = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should)"
+    if re.search(rf"\bhow long\b|^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
+        return "date"
+    if _MONEY.search(q):
+        return "money"
+    if re.search(r"\bhow (many|much|big|large|often)\b|\bnumber of\b|\b(sample size|percentage|proportion)\b", q):
+        return "number"
+    if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
+        return "person"
+    if re.search(rf"^\W*(?:and\s+)?where\b|\bwhere {aux}\b|\bfrom where\b", q):
+        return "place"
+    focus = focus_word(question)
+    if focus in _PERSON_NOUNS:
+        return "person"
+    if focus in _PLACE_NOUNS:
+        return "place"
+    if focus in _DATE_NOUNS:
+        return "date"
+    return None
+
+
+def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
+    """Does the sentence hold a fact of the asked kind that the question does not already contain?"""
+    if kind is None:
+        return True
+    body = _SENTENCE_START_WORDS.sub("", sentence)
+    if kind in ("person", "place"):
+        body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
+    q = question.lower()
+    focus = focus_word(question)
+    for m in _TYPE_PATTERNS[kind].finditer(body):
+        found = m.group().lower()
+        if found in q:
+            continue
+        if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
+            continue
+        if focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
+            continue  # "five European countries" describes the thing asked for, it does not name it
+        if kind == "number" and re.fullmatch(r"(?:19|20)\d\d", found):
+            continue  # a year is not an answer to "how many"
+        return True
+    return False
+
+
+# A wh-word that opens a question or a clause ("Besides the UK, in which countries ..."), not one inside a
+# name ("What Works Scotland"): at the start, or lower-case after a comma or a preposition.
+_CLAUSE = r"(?:^\W*(?i:and\s+|so\s+|but\s+)?|(?<=[,;:] )|\b(?:in|on|for|from|to|at|by|with|about|of|and|or) )"
+_FOCUS_START = re.compile(
+    _CLAUSE
+    + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+)"
+)
+_FOCUS_STOP = re.compile(
+    r"^(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|at|of|in|on|for|by|from|with|that|to"
+    r"|which|who|behind|about|under|during|between|within|across|and|or|[a-z]+ed)$",
+    re.IGNORECASE,
+)
+_NOT_FOCUS = {
+    "kind",
+    "sort",
+    "type",
+    "main",
+    "key",
+    "one",
+    "ones",
+    "things",
+    "thing",
+    "way",
+    "ways",
+    "extent",
+    "the",
+    "a",
+    "an",
+}
+
+
+def focus_word(question: str) -> str | None:
+    """The head noun of what a which/what/how-many question asks for ("which council priorities" → "priorities")."""
+    m = _FOCUS_START.search(question)
+    if not m:
+        return None
+    words: list[str] = []
+    if m.group().lower().startswith("how many"):
+        first = re.match(r"[\w'’-]+", question[m.end() :])
+        return first.group().lower() if first else None
+    for word in re.findall(r"[\w'’-]+|[^\w\s]", question[m.end() :]):
+        if not re.match(r"[\w'’-]", word) or _FOCUS_STOP.match(word) or len(words) == 4:
+            break
+        words.append(word.lower())
+    while words and words[-1] in _NOT_FOCUS:
+        words.pop()
+    if not words or words[-1] in _NOT_FOCUS or (words[-1].endswith("est") and len(words[-1]) > 5):
+        return None  # no noun, or a superlative ("what is the oldest, ...")
+    return words[-1]
+
+
+_OVERVIEW = re.compile(
+    r"^\W*(?:tell me (?:more )?about|describe|summari[sz]e|give (?:me )?an? (?:overview|summary)|(?:an )?overview of"
+    r"|what (?:is|was|are|were) .{3,120} about\W*$|what (?:is|are) (?!the (?:\w+ )?(?:of|for|in)\b)[^?,]{3,60}\?\s*$)",
+    re.IGNORECASE,
+)
+
+
+def is_overview(question: str) -> bool:
+    """'Tell me about X', 'What is X?', 'What was X about?': the answer is a short description."""
+    return bool(_OVERVIEW.search(question)) and answer_type(question) is None
+
+
+def is_wh_question(question: str) -> bool:
+    return bool(re.search(r"\b(who|whom|whose|when|where|which|what|how|why)\b", question, re.I))
+
+
+def normalize_space(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def abbreviations(text: str) -> dict[str, str]:
+    """Abbreviations defined in a text: 'Participatory budgeting (PB)' → {'PB': 'Participatory budgeting'}."""
+    found = {}
+    for m in re.finditer(r"((?:[A-Za-z][\w'’,-]*\s+){1,8}?)\(([A-Z][A-Za-z]{1,7})\)", text):
+        abbr, words = m.group(2), m.group(1).split()
+        initials = [w for w in words if w[0].isupper() or w[0].lower() == abbr[0].lower()]
+        n = len(abbr)
+        if len(words) >= n:
+            found[abbr] = " ".join(words[-max(n, len(initials) if len(initials) <= n + 2 else n) :])
+    return found
