@@ -13,6 +13,8 @@ from kbqa.documents import Part
 from kbqa.schema import Chunk
 from kbqa.tokens import count_tokens, encoding
 
+OPEN_END = 9999  # year_end stored for entries still running ("2015 – present"), so year filters match them
+
 
 @lru_cache(maxsize=4)
 def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202 - llama-index type, imported lazily
@@ -58,7 +60,7 @@ def _metadata(part: Part, version: str, n: int) -> dict:
         meta["section"] = part.section
     if entry.year_start is not None:
         meta["year_start"] = entry.year_start
-        meta["year_end"] = entry.year_end if entry.year_end is not None else entry.year_start
+        meta["year_end"] = entry.year_end if entry.year_end is not None else OPEN_END
     for key in ("keywords", "contributors", "affiliations"):
         values = [v.lower() for v in getattr(entry, key)]
         if values:

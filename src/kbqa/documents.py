@@ -57,9 +57,20 @@ def load_text(path: Path) -> str:
         raise
     except OSError as exc:
         raise DocumentError(f"cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # parsers of damaged files raise anything (lxml, NotImplementedError, ...)
+        raise DocumentError(f"cannot parse the {suffix} file ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:120]
 
 
 def _decode(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DocumentError("damaged UTF-16 text") from None
     if b"\x00" in data[:65536]:
         raise DocumentError("binary file (contains NUL bytes), not text")
     try:
@@ -73,14 +84,17 @@ def _decode(data: bytes) -> str:
 
 
 def _load_pdf(path: Path) -> str:
+    import logging
+
     import pypdf
-    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported once, by us
 
     try:
         reader = pypdf.PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DocumentError(f"corrupt PDF ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # pypdf raises many types on damaged files (PyPdfError, NotImplementedError, ...)
+        raise DocumentError(f"corrupt PDF ({type(exc).__name__}: {_first_line(exc)})") from None
     text = "\n\n".join(pages)
     if not text.strip():
         raise DocumentError("PDF has no extractable text (scanned images?)")
@@ -88,15 +102,12 @@ def _load_pdf(path: Path) -> str:
 
 
 def _load_docx(path: Path) -> str:
-    import zipfile
-
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentError(f"corrupt .docx ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # zip errors, missing parts, lxml syntax errors in damaged XML
+        raise DocumentError(f"corrupt .docx ({type(exc).__name__}: {_first_line(exc)})") from None
     lines = []
     for para in document.paragraphs:
         style = (para.style.name or "") if para.style is not None else ""
@@ -132,6 +143,20 @@ _BLOCK_TAGS = (
 )
 
 
+_FURNITURE_CLASS = re.compile(
+    r"(?:comments?|comment-(?:respond|form|list|area)|respond|cookie(?:-\w+)?|share|sharedaddy|social-share|share-buttons"
+    r"|breadcrumbs?|sidebar|widget-area|widget|menu|nav-menu|main-navigation|site-navigation|skip-link|search-form)",
+    re.IGNORECASE,
+)
+
+
+def _is_furniture(tag) -> bool:  # noqa: ANN001 - a bs4 Tag
+    """A block whose class names it as page furniture (whole class names only; never the page body)."""
+    if tag.name in ("html", "body", "main", "article"):
+        return False
+    return any(_FURNITURE_CLASS.fullmatch(c) for c in tag.get("class") or [])
+
+
 def _html_to_text(html: str) -> str:
     """HTML → text: drop navigation, forms and scripts; keep headings as `# ` lines."""
     from bs4 import BeautifulSoup
@@ -140,7 +165,7 @@ def _html_to_text(html: str) -> str:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(_DROP_TAGS):
         tag.decompose()
-    for tag in soup.find_all(attrs={"class": re.compile(r"comment|cookie|share|breadcrumb|sidebar|menu", re.I)}):
+    for tag in soup.find_all(_is_furniture):
         tag.decompose()
     for level in range(1, 7):
         for tag in soup.find_all(f"h{level}"):
@@ -412,15 +437,18 @@ def _strip_hash(line: str) -> str:
 
 
 def parse_years(when: str) -> tuple[int | None, int | None]:
-    """'March 2018 – March 2020' → (2018, 2020); '2018-19' → (2018, 2019); 'ongoing' → (None, None)."""
+    """'March 2018 – March 2020' → (2018, 2020); '2018-19' → (2018, 2019); '2015 – present' → (2015, None);
+    '2013' → (2013, 2013); 'ongoing' → (None, None). An end of None means the entry is still running."""
     years = re.findall(r"(?<!\d)(\d{4}|\d{2})(?!\d)", when)
     if not years or not re.match(r"(19|20)\d{2}", years[0]):
         return None, None
     start = int(years[0])
-    end = start
-    if len(years) > 1:
-        end = int(years[1]) if len(years[1]) == 4 else (start // 100) * 100 + int(years[1])
-    return start, end
+    if len(years) == 1:
+        return start, (None if re.search(r"present|ongoing|now", when, re.I) else start)
+    end = int(years[1]) if len(years[1]) == 4 else (start // 100) * 100 + int(years[1])
+    if end < start and len(years[1]) == 2:
+        end += 100  # '1999-01'
+    return start, max(start, end)
 
 
 def parse_contributors(value: str) -> tuple[list[str], list[str]]:

@@ -64,6 +64,8 @@ def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progre
     with store.writer_lock():
         store.reload_manifest()
         manifest = store.manifest
+        store.count()  # an unreachable Chroma server fails here, before any work
+        dirty = store.begin_write()
         config = index_config(settings)
         config_digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()
         manifest.data["config"] = config  # file versions below include its digest
@@ -107,8 +109,11 @@ def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progre
         if group:
             _index_group(store, embedder, group, settings, report, progress)
 
-        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed))
+        if dirty:  # the last run died between writing and cleaning up: drop what it left behind
+            report.chunks_removed += store.delete_dead()
+        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
         report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
+        store.end_write()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -148,6 +153,10 @@ def _parse_file(
             raise DocumentError("no text to index")
     except DocumentError as exc:
         _warn(report, progress, f"{path}: skipped, {exc}")
+        progress.file_done(source)
+        return None
+    except Exception as exc:  # a parser bug on one odd file must not stop the run
+        _warn(report, progress, f"{path}: skipped, cannot parse ({type(exc).__name__}: {exc})")
         progress.file_done(source)
         return None
     entries = list({id(p.entry): p.entry for p in parts}.values())

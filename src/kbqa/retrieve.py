@@ -50,7 +50,8 @@ class Filters:
                 m = re.fullmatch(r"(\d{4})(?:\s*(?:-|–|\.\.)\s*(\d{4}))?", value)
                 if not m:
                     raise UsageError(f"--where year={value!r}: expected a year like 2018 or a range like 2015-2018")
-                values["year_from"], values["year_to"] = int(m[1]), int(m[2] or m[1])
+                low, high = sorted((int(m[1]), int(m[2] or m[1])))
+                values["year_from"], values["year_to"] = low, high
             elif field in ("source", "keyword", "contributor"):
                 values[field] = value
             else:

@@ -219,6 +219,33 @@ class Store:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def begin_write(self) -> bool:
+        """Mark an ingest as under way; True if the previous one never finished (it may have left dead chunks)."""
+        marker = self.data_dir / "ingest.dirty"
+        dirty = marker.exists()
+        for tmp in self.data_dir.glob("manifest.*.tmp"):  # left by a run killed mid-save
+            tmp.unlink(missing_ok=True)
+        marker.touch()
+        return dirty
+
+    def end_write(self) -> None:
+        (self.data_dir / "ingest.dirty").unlink(missing_ok=True)
+
+    def delete_dead(self, page: int = 5000) -> int:
+        """Delete every chunk that is not live (orphans of a killed run); returns how many."""
+        dead: list[str] = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                break
+            dead += [
+                cid for cid, meta in zip(got["ids"], got["metadatas"]) if not self.is_live(to_chunk(cid, "", meta))
+            ]
+            offset += len(got["ids"])
+        self.delete(dead)
+        return len(dead)
+
     def reload_manifest(self) -> None:
         self.manifest = Manifest(self.manifest.path)
 
