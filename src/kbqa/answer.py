@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from kbqa import bm25
 from kbqa.config import Settings
 from kbqa.embed import Embedder
@@ -29,6 +31,7 @@ from kbqa.text import (
     is_overview,
     normalize_space,
     sentence_spans,
+    split_parts,
 )
 
 ABSTAIN_TEXT = "The knowledge base does not answer this question."
@@ -207,6 +210,14 @@ class Extractive:
         self.settings = settings
         self.embedder = embedder
         self.index = index
+        self._vectors: dict[str, np.ndarray] = {}  # sentence → vector, reused across the parts of a question
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vec in zip(missing, self.embedder.embed(missing, self.settings.embed_batch_size)):
+                self._vectors[text] = vec
+        return np.stack([self._vectors[t] for t in texts])
 
     def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
         """All sentences of the hits, scored and sorted best first.
@@ -226,7 +237,7 @@ class Extractive:
         focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
         expanded = [_expand(c.text, c.hit.chunk.text) for c in cands]
         qvec = self.embedder.embed_one(f"{context} {question}" if context else question)
-        sims = self.embedder.embed(expanded, self.settings.embed_batch_size) @ qvec
+        sims = self._sentence_vectors(expanded) @ qvec
         sent_tokens = bm25.tokenize(expanded)
         ctx_tokens = {h.chunk.id: set(bm25.tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
@@ -269,13 +280,21 @@ class Extractive:
         return Judgement(signals, _missing(question, best, best_tokens), 1.0 / (1.0 + math.exp(-z)))
 
     def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
+        """The best sentences for the question (each part of a two-part question), or an abstention."""
         started = time.perf_counter()
-        cands = self.candidates(question, hits, context)
-        verdict = self.judge(question, hits, cands)
+        parts = split_parts(question)
+        cands = self.candidates(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
+        verdict = self.judge(parts[0], hits, cands)
         if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
             return Answer(question, text, [], True, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
         chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
+        for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
+            more = self.candidates(part, hits, _join_context(context, parts[0]))
+            extra = self.judge(part, hits, more)
+            holds = more and not extra.missing and extra.confidence >= self.settings.abstain_threshold
+            if holds and more[0].text not in {c.text for c in chosen}:
+                chosen.append(more[0])
         text, citations = compose(chosen)
         return Answer(question, text, citations, False, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
 
@@ -293,6 +312,10 @@ class Extractive:
             chosen.append(cand)
             seen |= words
         return _with_list_items(chosen)
+
+
+def _join_context(*texts: str | None) -> str | None:
+    return " ".join(t for t in texts if t) or None
 
 
 def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 from kbqa.schema import Answer, Chunk, Citation, Entry
 
+# A listing question: "which projects …", "list the entries …", "which of the X publications …".
 _LISTING = re.compile(
-    r"\b(which|what|list|name|show|tell me|find)\b[^?]*\b(projects?|entr(?:y|ies)|research|stud(?:y|ies)|works?|publications?"
-    r"|programmes?|programs?|items?|pages?|initiatives?|chapters?)\b",
+    r"^\W*(?:which|what|list(?: the| all)?|name(?: the| all)?|show(?: me)?(?: the| all)?|find(?: the| all)?)\s+"
+    r"(?:of (?:the|their|his|her)\s+)?(?:[\w/'’-]+\s+){0,2}?"
+    r"(?:projects?|entr(?:y|ies)|stud(?:y|ies)|publications?|programmes?|programs?|papers?|chapters?|initiatives?"
+    r"|items?|works?)\b",
     re.IGNORECASE,
 )
 _RELATION = re.compile(
@@ -55,7 +58,7 @@ def match(question: str, entries: list[Entry]) -> MetaQuery | None:
         return MetaQuery("contributor", who, hits)
     if m := _YEAR_INTENT.search(question):
         year = int(m.group(3))
-        hits = [e for e in entries if e.year_start is not None and e.year_start <= year <= (e.year_end or e.year_start)]
+        hits = [e for e in entries if e.year_start is not None and e.year_start <= year <= (e.year_end or 9999)]
         if hits:
             return MetaQuery("year", str(year), hits)
     return None
@@ -77,7 +80,7 @@ def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
         _org_core(o) for e in entries for o in e.contributors
     }
     org = _longest_mentioned(q, {o.lower() for o in orgs if len(o) >= 4})
-    return org
+    return next((o for o in orgs if o.lower() == org), None) if org else None
 
 
 def _org_core(org: str) -> str:
@@ -135,6 +138,8 @@ def _evidence_chunk(entry: Entry, meta: MetaQuery, chunks: dict[str, Chunk]) -> 
 def _years(entry: Entry) -> str:
     if entry.year_start is None:
         return ""
-    if entry.year_end and entry.year_end != entry.year_start:
+    if entry.year_end is None:
+        return f" ({entry.year_start}–present)"
+    if entry.year_end != entry.year_start:
         return f" ({entry.year_start}–{entry.year_end})"
     return f" ({entry.year_start})"

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
 
     # --- chunking and embedding (chosen by measurement, see README "Choices")
     chunk_size: int = 192  # tiktoken cl100k tokens
-    chunk_overlap: int = 32
+    chunk_overlap: int = 64
     embed_batch_size: int = 32
     embed_threads: int = 0  # 0 = one per core
 
@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     llm_context_window: int = 4096
     llm_server_port: int = 8081
     llm_server_model: Path | None = None  # a GGUF file; default: the packaged Qwen2.5 0.5B
+    llm_server_threads: int = 0  # llama.cpp threads for `kbqa llm-server`; 0 = one per core
 
     history_tokens: int = 600
 

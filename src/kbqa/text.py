@@ -139,8 +139,10 @@ def answer_type(question: str) -> str | None:
         return "number"
     if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
         return "person"
-    if re.search(rf"^\W*(?:and\s+)?where\b|\bwhere {aux}\b|\bfrom where\b", q):
-        return "place"
+    if re.search(rf"^\W*(?:and\s+)?where\b|\bwhere {aux}\b|\bfrom where\b", q) and not re.search(
+        r"\b(?:come|comes|came|derive[sd]?|originate[sd]?|stem[s]?)\s+from\b", q
+    ):
+        return "place"  # but "where does the idea come from?" asks for an origin, not a place
     focus = focus_word(question)
     if focus in _PERSON_NOUNS:
         return "person"
@@ -235,6 +237,15 @@ _OVERVIEW = re.compile(
 def is_overview(question: str) -> bool:
     """'Tell me about X', 'What is X?', 'What was X about?': the answer is a short description."""
     return bool(_OVERVIEW.search(question)) and answer_type(question) is None
+
+
+_PART_BREAK = re.compile(r"(?:,?\s+and\s+|\?\s+|;\s*)(?=(?:who|whom|when|where|which|what|how|why)\b)", re.IGNORECASE)
+
+
+def split_parts(question: str) -> list[str]:
+    """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3)."""
+    parts = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
+    return parts[:3] if len(parts) > 1 else [question]
 
 
 def is_wh_question(question: str) -> bool:
