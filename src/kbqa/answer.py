@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
-
 from kbqa import bm25
 from kbqa.config import Settings
 from kbqa.embed import Embedder
@@ -210,14 +208,6 @@ class Extractive:
         self.settings = settings
         self.embedder = embedder
         self.index = index
-        self._vectors: dict[str, np.ndarray] = {}  # sentence → vector, reused across the parts of a question
-
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
-            for text, vec in zip(missing, self.embedder.embed(missing, self.settings.embed_batch_size)):
-                self._vectors[text] = vec
-        return np.stack([self._vectors[t] for t in texts])
 
     def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
         """All sentences of the hits, scored and sorted best first.
@@ -237,7 +227,7 @@ class Extractive:
         focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
         expanded = [_expand(c.text, c.hit.chunk.text) for c in cands]
         qvec = self.embedder.embed_one(f"{context} {question}" if context else question)
-        sims = self._sentence_vectors(expanded) @ qvec
+        sims = self.embedder.embed_cached(expanded) @ qvec
         sent_tokens = bm25.tokenize(expanded)
         ctx_tokens = {h.chunk.id: set(bm25.tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}

@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from kbqa.errors import StoreError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
-MAX_TOKENS = 256  # the model's max_seq_length; longer texts are truncated, as sentence-transformers does
+MAX_TOKENS = 256
+CACHE_SIZE = 20_000  # embeddings kept for re-use (~30 MB)  # the model's max_seq_length; longer texts are truncated, as sentence-transformers does
 
 
 def packaged_model_dir() -> Path:
@@ -103,6 +105,7 @@ class Embedder:
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(
         self,
@@ -121,7 +124,24 @@ class Embedder:
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
-        return self._run([text])[0]
+        return self.embed_cached([text])[0]
+
+    def embed_cached(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
+        """Like `embed`, remembering recent texts: questions and answer sentences recur across asks.
+
+        Small batches: these texts are short and vary in length, so padding dominates big batches.
+        """
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vec in zip(missing, self.embed(missing, batch_size)):
+                self._cache[text] = vec
+        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
+        with self._lock:
+            for t in texts:
+                self._cache.move_to_end(t)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return out
 
     def _run(self, batch: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch([t or " " for t in batch])
