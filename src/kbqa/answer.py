@@ -294,7 +294,7 @@ class Extractive:
         chosen = [best]
         seen = _words(best.text)
         for cand in cands[1:]:
-            if len(chosen) >= self.settings.answer_max_sentences or cand.score < 0.85 * best.score:
+            if len(chosen) >= self.settings.answer_max_sentences or cand.score < self.settings.answer_runner_up * best.score:
                 break
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     bm25_weight: float = 1.0
 
     # --- extractive answering
-    answer_max_sentences: int = 2
-    abstain_threshold: float = 0.5  # on the answerer's confidence; calibrated with evals/fit_abstain.py
+    answer_max_sentences: int = 3
+    answer_runner_up: float = 0.7  # a further sentence joins the answer if it scores this share of the best
+    abstain_threshold: float = 0.4  # on the answerer's confidence; calibrated with evals/fit_abstain.py
 
     # --- LLM (any OpenAI-compatible endpoint); unset = extractive answers
     llm: str | None = None  # a preset name (openai, ollama, vllm, llamacpp) or a base URL
