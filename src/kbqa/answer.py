@@ -274,6 +274,7 @@ class Extractive:
         started = time.perf_counter()
         parts = split_parts(question)
         cands = self.candidates(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
+        cands = _prefer_typed(parts[0], cands)
         verdict = self.judge(parts[0], hits, cands)
         if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
@@ -294,7 +295,10 @@ class Extractive:
         chosen = [best]
         seen = _words(best.text)
         for cand in cands[1:]:
-            if len(chosen) >= self.settings.answer_max_sentences or cand.score < self.settings.answer_runner_up * best.score:
+            if (
+                len(chosen) >= self.settings.answer_max_sentences
+                or cand.score < self.settings.answer_runner_up * best.score
+            ):
                 break
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
@@ -302,6 +306,15 @@ class Extractive:
             chosen.append(cand)
             seen |= words
         return _with_list_items(chosen)
+
+
+def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
+    """When the best sentence lacks the kind of fact asked for, a close runner-up that has it goes first."""
+    if not cands or cands[0].typed or answer_type(question) is None:
+        return cands
+    top = cands[0].score
+    better = next((c for c in cands[1:] if c.typed and c.score >= within * top), None)
+    return cands if better is None else [better, *(c for c in cands if c is not better)]
 
 
 def _join_context(*texts: str | None) -> str | None:

@@ -19,8 +19,9 @@ from kbqa import catalog
 from kbqa.answer import Extractive
 from kbqa.chat import FollowUp, carry_over, turns_from_messages
 from kbqa.config import Settings, configure_offline, get_settings
-from kbqa.errors import UsageError
+from kbqa.errors import LLMError, UsageError
 from kbqa.ingestion import Progress, ingest
+from kbqa.llm import Reset
 from kbqa.retrieve import Filters, Retriever
 from kbqa.schema import Answer, Chunk, Hit, IngestReport
 from kbqa.store import Store
@@ -104,18 +105,21 @@ class KnowledgeBase:
         where: Filters | list[str] | None = None,
         history: list[dict[str, Any]] | None = None,
         llm: str | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is produced (str pieces), then the final `Answer`."""
+    ) -> Iterator[str | Reset | Answer]:
+        """Yield the answer's text as it is produced (str pieces), then the final `Answer`.
+
+        With an LLM, a `Reset` may come between pieces: discard the text so far (a retry follows).
+        """
         question = _check_question(question)
         filters = _filters(where)
         self.ensure_index()
         llm_name = llm or self.settings.llm
-        if llm_name:
-            from kbqa.llm import generate_stream
-
-            yield from generate_stream(self, question, k=k, filters=filters, history=history, llm=llm_name)
+        answer = self._catalog_answer(question, filters)
+        if answer is None and llm_name:
+            yield from self._generate(question, k, filters, history, llm_name)
             return
-        answer = self.extractive(question, k=k, filters=filters, history=history)
+        if answer is None:
+            answer, _ = self._sentence_answer(question, self.follow_up(question, history), k, filters)
         yield answer.answer
         yield answer
 
@@ -128,15 +132,28 @@ class KnowledgeBase:
         history: list[dict[str, Any]] | None = None,
     ) -> Answer:
         """The no-LLM answer: catalogue lookup for listing questions, else the best cited sentences."""
+        answer = self._catalog_answer(question, filters)
+        if answer is None:
+            answer, _ = self._sentence_answer(question, self.follow_up(question, history), k, filters)
+        return answer
+
+    def _catalog_answer(self, question: str, filters: Filters | None) -> Answer | None:
+        """Listing questions ("which projects did X contribute to?") answered from entry metadata."""
         started = time.perf_counter()
         meta = catalog.match(question, self._entries(filters))
-        if meta is not None:
-            chunks = {cid: chunk for cid, (chunk, _) in self.store.get(catalog.evidence_chunk_ids(meta)).items()}
-            answer = catalog.answer(meta, question, chunks)
-            answer.timings = {"retrieve_ms": (time.perf_counter() - started) * 1000, **answer.timings}
-            answer.entry_ids = [e.entry_id for e in meta.entries]
-            return answer
-        follow = self.follow_up(question, history)
+        if meta is None:
+            return None
+        chunks = {cid: chunk for cid, (chunk, _) in self.store.get(catalog.evidence_chunk_ids(meta)).items()}
+        answer = catalog.answer(meta, question, chunks)
+        answer.timings = {"retrieve_ms": (time.perf_counter() - started) * 1000, **answer.timings}
+        answer.entry_ids = [e.entry_id for e in meta.entries]
+        return answer
+
+    def _sentence_answer(
+        self, question: str, follow: FollowUp, k: int | None, filters: Filters | None
+    ) -> tuple[Answer, list[Hit]]:
+        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain."""
+        started = time.perf_counter()
         hits = self.retrieve_for(follow, k, filters)
         retrieve_ms = (time.perf_counter() - started) * 1000
         answer = self.answerer().answer(question, hits, context=follow.context)
@@ -144,7 +161,30 @@ class KnowledgeBase:
         if follow.standalone != question:
             answer.standalone_question = follow.standalone
         self._set_topic(answer, hits)
-        return answer
+        return answer, hits
+
+    def _generate(
+        self, question: str, k: int | None, filters: Filters | None, history: list[dict[str, Any]] | None, llm: str
+    ) -> Iterator[str | Reset | Answer]:
+        """The LLM path: condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
+        from kbqa import generate
+        from kbqa.llm import LLMClient, resolve
+        from kbqa.verify import Verifier
+
+        client = LLMClient(resolve(self.settings, llm))
+        follow = self.follow_up(question, history)
+        asked = question
+        if follow.context is not None:
+            turns = [(t.question, t.answer) for t in turns_from_messages(history)]
+            try:
+                rewritten = generate.condense(client, question, turns, self.settings.history_tokens, follow.standalone)
+            except LLMError:
+                rewritten = follow.standalone  # the answer step meets the same failure and reports it
+            if rewritten != follow.standalone:  # the model resolved the reference: search for its question
+                follow, asked = FollowUp(rewritten), rewritten
+        fallback, hits = self._sentence_answer(asked, follow, k, filters)
+        fallback.question, fallback.standalone_question = question, follow.standalone
+        yield from generate.stream_answer(follow.standalone, hits, fallback, client, Verifier(self.retriever.embedder))
 
     def retrieve_for(self, follow: FollowUp, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """Hits for a (resolved) question. A follow-up is answered from the entries the conversation

@@ -225,21 +225,27 @@ def _ensure_index(kb) -> None:  # noqa: ANN001
 
 
 def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[dict[str, Any]] | None):  # noqa: ANN001, ANN202
-    """Print the answer as it arrives; return the final Answer."""
+    """Print the answer as it arrives (an interrupted stream is marked); return the final Answer."""
+    from kbqa.llm import Reset
     from kbqa.schema import Answer
 
-    final = None
-    printed = False
+    final, streamed = None, ""
     for piece in kb.ask_stream(question, k=args.k, where=args.where, history=history, llm=args.llm):
         if isinstance(piece, Answer):
             final = piece
+        elif isinstance(piece, Reset):
+            if streamed:
+                sys.stdout.write("\n")
+            print(f"[interrupted: {piece.reason}]", file=sys.stderr)
+            streamed = ""
         else:
             sys.stdout.write(piece)
             sys.stdout.flush()
-            printed = True
+            streamed += piece
     assert final is not None
-    if printed:
-        sys.stdout.write("\n")
+    if final.answer.strip() != streamed.strip():
+        sys.stdout.write(("\n" if streamed else "") + final.answer)
+    sys.stdout.write("\n")
     if final.notice:
         print(f"note: {final.notice}", file=sys.stderr)
     return final

@@ -1,0 +1,182 @@
+"""Citation verification for LLM answers: every [n] must point to a passage that supports its sentence.
+
+A sentence is supported by a passage when the numbers and names it states appear
+there and its content words do too (stemmed), or it means nearly the same as one of
+the passage's sentences (cosine of the packaged MiniLM embeddings) with a fair
+share of its words present. A citation is `verified` only if every sentence
+citing it is supported — an unverified citation is never shown as verified.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from kbqa import bm25
+from kbqa.embed import Embedder
+from kbqa.schema import Chunk, Citation
+from kbqa.text import sentence_spans
+
+MARKER = re.compile(r"\[(?:passage\s*|source\s*)?(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\]", re.IGNORECASE)
+LEXICAL_SUPPORT = 0.6
+SEMANTIC_SUPPORT = 0.65
+SEMANTIC_MIN_LEXICAL = 0.3
+
+
+def expand_marker(body: str) -> list[int]:
+    """'1, 3' → [1, 3]; '2-4' → [2, 3, 4]."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and)\s*", body):
+        if m := re.fullmatch(r"(\d+)\s*[-–]\s*(\d+)", part.strip()):
+            lo, hi = int(m[1]), int(m[2])
+            numbers += list(range(lo, min(hi, lo + 20) + 1))
+        elif part.strip().isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+class Renumberer:
+    """Rewrites markers as text streams in: valid passage numbers are renumbered 1, 2, … in order of
+    first appearance; markers pointing at no passage are dropped. A marker split across deltas is held back."""
+
+    def __init__(self, passages: int) -> None:
+        self.passages = passages
+        self.mapping: dict[int, int] = {}
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._pending + delta
+        cut = text.rfind("[")
+        if cut != -1 and "]" not in text[cut:] and len(text) - cut < 24:
+            self._pending, text = text[cut:], text[:cut]
+        else:
+            self._pending = ""
+        return self._rewrite(text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._rewrite(text)
+
+    def _rewrite(self, text: str) -> str:
+        def swap(m: re.Match) -> str:
+            out = []
+            for n in expand_marker(m.group(1)):
+                if 1 <= n <= self.passages:
+                    self.mapping.setdefault(n, len(self.mapping) + 1)
+                    out.append(f"[{self.mapping[n]}]")
+            return "".join(dict.fromkeys(out))
+
+        return MARKER.sub(swap, text)
+
+
+@dataclass
+class Claim:
+    """A sentence of the answer and the (renumbered) citations it carries."""
+
+    text: str
+    cites: list[int]
+
+
+def claims(answer: str) -> list[Claim]:
+    """Sentences with their markers; a marker right after a sentence's full stop belongs to that sentence."""
+    moved = re.sub(r"([.!?])\s*((?:\[\d+\]\s*)+)", lambda m: f" {m.group(2).strip()}{m.group(1)} ", answer).strip()
+    out = []
+    for s, e in sentence_spans(moved):
+        sentence = moved[s:e]
+        cites = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        text = re.sub(r"\s*\[\d+\]", "", sentence).strip()
+        if text:
+            out.append(Claim(text, list(dict.fromkeys(cites))))
+    return out
+
+
+def _names(claim: str) -> list[str]:
+    """Capitalised words inside a sentence (not its first word): names of people, places, organisations."""
+    words = re.findall(r"(?<=[\s(])[A-Z][a-z][\w'’-]*", claim)
+    return [w.rstrip("'’s") if w.endswith(("'s", "’s")) else w for w in words if w not in _COMMON_CAPITALS]
+
+
+_COMMON_CAPITALS = {"The", "This", "These", "That", "It", "Its", "They", "In", "On", "For", "And", "A", "An", "I"}
+
+
+class Verifier:
+    """Checks claims against passages with lexical and embedding overlap."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def support(self, claim: str, passage: Chunk) -> tuple[bool, float]:
+        """Whether `passage` supports `claim`, and how strongly (0–1)."""
+        numbers = re.findall(r"\d+(?:[.,]\d+)?", claim)
+        if any(n not in passage.text for n in numbers):
+            return False, 0.0
+        where = f"{passage.title}\n{passage.text}".lower()
+        if any(name.lower() not in where for name in _names(claim)):
+            return False, 0.0  # a name the passage never mentions: the claim is about something else
+        claim_tokens = set(bm25.tokenize([claim])[0])
+        if not claim_tokens:
+            return False, 0.0
+        passage_tokens = set(bm25.tokenize([passage.embed_text])[0])
+        lexical = len(claim_tokens & passage_tokens) / len(claim_tokens)
+        if lexical >= LEXICAL_SUPPORT:
+            return True, lexical
+        if lexical < SEMANTIC_MIN_LEXICAL:
+            return False, lexical
+        sentences = [passage.text[s:e] for s, e in sentence_spans(passage.text)] or [passage.text]
+        vectors = self.embedder.embed([claim, *sentences])
+        semantic = float(np.max(vectors[1:] @ vectors[0]))
+        return semantic >= SEMANTIC_SUPPORT, max(lexical, semantic)
+
+    def attribute(self, answer: str, passages: list[Chunk], mapping: dict[int, int]) -> tuple[str, int]:
+        """Add a marker to each sentence the model left uncited, pointing at the passage that best supports it.
+
+        Small local models often answer well but forget the markers; a sentence no passage supports
+        stays unmarked. `mapping` (passage number → marker) is extended in place. Returns the new
+        text and how many sentences are still untraced.
+        """
+        out, untraced, last = [], 0, 0
+        for s, e in sentence_spans(answer):
+            sentence = answer[s:e]
+            out.append(answer[last:s])
+            last = e
+            if MARKER.search(sentence) or not re.search(r"[A-Za-z]{3}", sentence):
+                out.append(sentence)
+                continue
+            best = max(
+                ((self.support(sentence, p), i) for i, p in enumerate(passages, 1)),
+                key=lambda x: (x[0][0], x[0][1]),
+                default=((False, 0.0), 0),
+            )
+            (ok, _), number = best
+            if not ok:
+                untraced += 1
+                out.append(sentence)
+                continue
+            mark = f"[{mapping.setdefault(number, len(mapping) + 1)}]"
+            m = re.search(r"[.!?]?[\"”’)]*$", sentence)
+            cut = m.start() if m else len(sentence)
+            out.append(f"{sentence[:cut].rstrip()} {mark}{sentence[cut:]}")
+        out.append(answer[last:])
+        return "".join(out), untraced
+
+    def citations(self, answer: str, passages: list[Chunk], mapping: dict[int, int]) -> list[Citation]:
+        """One citation per cited passage (numbered as in the answer), `verified` set by its claims."""
+        by_new = {new: passages[old - 1] for old, new in mapping.items()}
+        verdicts: dict[int, list[tuple[bool, float]]] = {n: [] for n in by_new}
+        for claim in claims(answer):
+            for n in claim.cites:
+                if n in by_new:
+                    verdicts[n].append(self.support(claim.text, by_new[n]))
+        return [
+            Citation(
+                n,
+                p.source,
+                p.title,
+                p.text,
+                round(min((s for _, s in verdicts[n]), default=0.0), 4),
+                verified=bool(verdicts[n]) and all(ok for ok, _ in verdicts[n]),
+            )
+            for n, p in sorted(by_new.items())
+        ]
