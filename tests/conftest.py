@@ -1,0 +1,86 @@
+"""Session fixtures: one ONNX model cache, one index of the real corpus, and a CLI runner.
+
+The model cache is exported once per session (~5 s); set KBQA_MODEL_CACHE_DIR to reuse one across runs.
+`corpus_kb` is shared by many tests: never ingest into it or change its settings in place.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support import CORPUS, cli_env, make_settings
+
+pytest_plugins = ["tests.llm_fixtures"]
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding the exported ONNX embedding model, shared by every test and subprocess."""
+    env = os.environ.get("KBQA_MODEL_CACHE_DIR")
+    if env:
+        path = Path(env).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, model_cache: Path) -> Callable[..., object]:
+    """settings_factory(**overrides) → Settings with data_dir=tmp_path/data, corpus_dir=tmp_path/corpus."""
+
+    def make(**overrides: object):  # noqa: ANN202
+        data_dir = overrides.pop("data_dir", tmp_path / "data")
+        corpus_dir = overrides.pop("corpus_dir", tmp_path / "corpus")
+        return make_settings(data_dir, corpus_dir, model_cache, **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def corpus_kb(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):  # noqa: ANN201
+    """A KnowledgeBase over the real corpus, ingested once per session (read-only for tests)."""
+    from kbqa.api import KnowledgeBase
+
+    data_dir = tmp_path_factory.mktemp("corpus-index") / "data"
+    kb = KnowledgeBase(make_settings(data_dir, CORPUS, model_cache))
+    report = kb.ingest()
+    assert report.files_indexed == len(list(CORPUS.glob("*.txt"))), report.summary()
+    assert not report.warnings, report.warnings
+    return kb
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, model_cache: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """run_cli(*args, data_dir=None, corpus_dir=None, env=None, timeout=300, input=None) → CompletedProcess.
+
+    Runs `python -m kbqa.cli *args` with KBQA_DATA_DIR (default tmp_path/data), KBQA_CORPUS_DIR
+    (default: the real corpus) and the session model cache set, other KBQA_* variables removed;
+    `env` adds or overrides variables. The working directory is tmp_path (no stray kbqa.toml).
+    """
+
+    def run(
+        *args: object,
+        data_dir: Path | None = None,
+        corpus_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+    ) -> subprocess.CompletedProcess:
+        full_env = cli_env(model_cache, data_dir or tmp_path / "data", corpus_dir or CORPUS, env)
+        return subprocess.run(
+            [sys.executable, "-m", "kbqa.cli", *map(str, args)],
+            env=full_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+        )
+
+    return run

@@ -1,0 +1,117 @@
+"""The command line: the --json contract, chat follow-ups, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support import PHASE2
+
+CITATION_KEYS = {"n", "source", "title", "text", "score"}
+
+
+@pytest.fixture(scope="module")
+def index_dir(corpus_kb):
+    return corpus_kb.settings.data_dir
+
+
+def test_ask_json_contract(run_cli, index_dir):
+    proc = run_cli("ask", "--json", PHASE2, data_dir=index_dir)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert {"question", "answer", "citations", "abstained", "timings"} <= data.keys()
+    assert data["question"] == PHASE2 and data["abstained"] is False
+    assert "Sheffield" in data["answer"] and "Hull" in data["answer"] and "[1]" in data["answer"]
+    assert data["citations"] and all(c.keys() >= CITATION_KEYS for c in data["citations"])
+    first = data["citations"][0]
+    assert first["n"] == 1 and first["source"] == "000_525025c0dd7eef87.txt"
+    assert "Sheffield and Hull" in first["text"] and isinstance(first["score"], float)
+    assert set(data["timings"]) >= {"retrieve_ms", "answer_ms"}
+    assert data["model"] is None  # the extractive answerer
+
+
+def test_ask_prints_answer_then_numbered_passages(run_cli, index_dir):
+    proc = run_cli("ask", PHASE2, data_dir=index_dir)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Sheffield" in out and "\n[1] Enabling Social Action Programme — 000_525025c0dd7eef87.txt" in out
+
+
+def test_ask_with_filter_and_k(run_cli, index_dir):
+    proc = run_cli(
+        "ask",
+        "--json",
+        "--k",
+        "3",
+        "--where",
+        "source=001_e46ca3b02064783c.txt",
+        "What is participatory budgeting?",
+        data_dir=index_dir,
+    )
+    data = json.loads(proc.stdout)
+    assert data["citations"] and {c["source"] for c in data["citations"]} == {"001_e46ca3b02064783c.txt"}
+
+
+def test_out_of_scope_question_abstains(run_cli, index_dir):
+    data = json.loads(run_cli("ask", "--json", "Who won the 2018 FIFA World Cup?", data_dir=index_dir).stdout)
+    assert data["abstained"] is True and data["citations"] == []
+
+
+def test_metadata_question_lists_every_entry_with_a_citation(run_cli, index_dir):
+    data = json.loads(
+        run_cli("ask", "--json", "Which projects did Angie Hart contribute to?", data_dir=index_dir).stdout
+    )
+    assert data["answer"].count("Imagine") == 2 and len(data["citations"]) == 2
+    assert all("Angie Hart" in c["text"] for c in data["citations"])
+
+
+def test_chat_json_resolves_follow_ups(run_cli, index_dir):
+    questions = "What was the 'Local solutions to local problems' project about?\nWhen did it run?\n"
+    proc = run_cli("chat", "--json", data_dir=index_dir, input=questions)
+    assert proc.returncode == 0, proc.stderr
+    first, second = (json.loads(line) for line in proc.stdout.strip().splitlines())
+    assert first["standalone_question"] == first["question"]
+    assert second["question"] == "When did it run?"
+    assert "Local solutions" in second["standalone_question"]
+    assert "2016" in second["answer"]
+
+
+def test_sources_lists_files_with_entry_and_chunk_counts(run_cli, index_dir):
+    rows = json.loads(run_cli("sources", "--json", data_dir=index_dir).stdout)
+    assert len(rows) == 5
+    by_name = {r["source"]: r for r in rows}
+    assert by_name["001_e46ca3b02064783c.txt"]["entries"] == 6 and all(r["chunks"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "--where", "colour=red", "q"], "unknown field"),
+        (["ask", "--where", "year=soon", "q"], "expected a year"),
+        (["ask", "--k", "0", "q"], "--k 0"),
+        (["ask", "--llm", "nonsense", "q"], "not a preset"),
+        (["ingest", "/no/such/folder"], "/no/such/folder"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(run_cli, index_dir, args, message):
+    proc = run_cli(*args, data_dir=index_dir)
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_corpus_is_a_clear_error(run_cli, tmp_path):
+    proc = run_cli("ask", PHASE2, data_dir=tmp_path / "empty-index", corpus_dir=tmp_path / "no-corpus")
+    assert proc.returncode == 1
+    assert "no-corpus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_first_ask_builds_the_index(run_cli, tmp_path):
+    proc = run_cli("ask", "--json", PHASE2, data_dir=tmp_path / "fresh")
+    assert proc.returncode == 0, proc.stderr
+    assert "building it from" in proc.stderr
+    assert "Hull" in json.loads(proc.stdout)["answer"]
