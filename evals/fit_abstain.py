@@ -37,7 +37,7 @@ def rows(kb: KnowledgeBase, path: Path):
         follow = kb.follow_up(item["question"], convo.messages())
         hits = kb.retrieve_for(follow)
         answerer = kb.answerer()
-        cands = answerer.candidates(item["question"], hits, follow.context)
+        cands = answerer.ranked(item["question"], hits, follow.context)
         verdict = answerer.judge(item["question"], hits, cands)
         sig = verdict.signals
         if item["abstain"]:

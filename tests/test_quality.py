@@ -22,8 +22,9 @@ def dev(corpus_kb):
     return items, evaluate.summarize(evaluate.run_answers(corpus_kb, items))
 
 
-def test_hybrid_retrieval_finds_the_evidence_and_beats_each_half(corpus_kb, dev):
-    items, _ = dev
+@pytest.mark.parametrize("name", ["questions", "heldout", "fresh"])
+def test_hybrid_retrieval_finds_the_evidence_and_beats_each_half(corpus_kb, name):
+    items = evaluate.load_questions(EVALS / f"{name}.jsonl")
     r = evaluate.retrieval(corpus_kb, items, k=5)
     print(r)
     assert r["hybrid"]["hit_evidence"] >= 0.9
@@ -38,7 +39,7 @@ def test_dev_set_answers_and_abstentions(dev):
     assert summary["oos_abstention"] >= 0.9
 
 
-@pytest.mark.parametrize(("name", "accuracy", "abstention"), [("heldout", 0.75, 0.85), ("fresh", 0.7, 0.9)])
+@pytest.mark.parametrize(("name", "accuracy", "abstention"), [("heldout", 0.8, 0.85), ("fresh", 0.75, 0.9)])
 def test_generalisation_to_sets_not_tuned_on(corpus_kb, name, accuracy, abstention):
     items = evaluate.load_questions(EVALS / f"{name}.jsonl")
     summary = evaluate.summarize(evaluate.run_answers(corpus_kb, items))

@@ -34,8 +34,8 @@ from kbqa.text import (
 
 ABSTAIN_TEXT = "The knowledge base does not answer this question."
 
-# Feature weights of a sentence's score (see `Candidate`); fit with evals/fit_weights.py on
-# evals/questions.jsonl and checked on evals/heldout.jsonl.
+# Feature weights of a sentence's score (see `Candidate`), set by hand on evals/questions.jsonl;
+# evals/fit_weights.py compares them with weights fit by regression, which generalised no better.
 WEIGHTS = {
     "sim": 0.40,
     "lex": 0.10,
@@ -48,7 +48,7 @@ WEIGHTS = {
     "field": -0.10,
     "short": -0.05,
 }
-# The abstention model: a logistic regression over `Extractive.signals`, fit with
+# The abstention model: a logistic regression over the signals of `Extractive.judge`, fit with
 # evals/fit_abstain.py on evals/questions.jsonl (answerable and out-of-scope questions).
 ABSTAIN_WEIGHTS = {
     "beyond": 1.26,
@@ -248,6 +248,10 @@ class Extractive:
             cand.score = sum(w * getattr(cand, f) for f, w in WEIGHTS.items())
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
+    def ranked(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
+        """Candidates best first, with a close runner-up holding the asked kind of fact moved to the front."""
+        return _prefer_typed(question, self.candidates(question, hits, context))
+
     def judge(self, question: str, hits: list[Hit], cands: list[Candidate]) -> Judgement:
         """Decide how far the best sentence can be trusted to answer the question."""
         if not cands:
@@ -273,15 +277,14 @@ class Extractive:
         """The best sentences for the question (each part of a two-part question), or an abstention."""
         started = time.perf_counter()
         parts = split_parts(question)
-        cands = self.candidates(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
-        cands = _prefer_typed(parts[0], cands)
+        cands = self.ranked(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
         verdict = self.judge(parts[0], hits, cands)
         if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
             return Answer(question, text, [], True, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
         chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
         for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
-            more = self.candidates(part, hits, _join_context(context, parts[0]))
+            more = self.ranked(part, hits, _join_context(context, parts[0]))
             extra = self.judge(part, hits, more)
             holds = more and not extra.missing and extra.confidence >= self.settings.abstain_threshold
             if holds and more[0].text not in {c.text for c in chosen}:

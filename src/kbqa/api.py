@@ -46,6 +46,7 @@ class KnowledgeBase:
         return report
 
     def is_empty(self) -> bool:
+        self.store.sync()
         return not self.store.manifest.files
 
     def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
@@ -71,6 +72,7 @@ class KnowledgeBase:
     def retrieve(
         self, question: str, k: int | None = None, where: Filters | list[str] | None = None, mode: str = "hybrid"
     ) -> list[Hit]:
+        self.store.sync()
         return self.retriever.search(question, k, _filters(where), mode)
 
     def follow_up(self, question: str, history: list[dict[str, Any]] | None) -> FollowUp:

@@ -243,8 +243,8 @@ def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[di
             sys.stdout.flush()
             streamed += piece
     assert final is not None
-    if final.answer.strip() != streamed.strip():
-        sys.stdout.write(("\n" if streamed else "") + final.answer)
+    if final.answer.strip() != streamed.strip():  # markers added after the stream, a fallback, or no stream
+        sys.stdout.write(("\n\nWith citations: " if streamed else "") + final.answer)
     sys.stdout.write("\n")
     if final.notice:
         print(f"note: {final.notice}", file=sys.stderr)

@@ -40,9 +40,11 @@ class Settings(BaseSettings):
 
     # --- retrieval
     k: int = 5
-    rrf_k: int = 60
+    # Reciprocal rank fusion: score = Σ weight / (rrf_k + rank). The textbook k=60 flattens ranks so much that
+    # passages middling in both lists beat BM25's top hit; k=5 with BM25 at 1.5 measured best on all three sets.
+    rrf_k: int = 5
     dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    bm25_weight: float = 1.5
 
     # --- extractive answering
     answer_max_sentences: int = 3

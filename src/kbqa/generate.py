@@ -46,7 +46,10 @@ def stream_answer(
         yield replace(fallback, notice="the retrieved passages do not cover this question, so the LLM was not asked")
         return
     cfg = client.config
-    packed = prompt.answer_messages(question, [h.chunk for h in hits], cfg.context_window, cfg.max_output_tokens)
+    # The passages the extractive answer quotes go first: small models lean on the first source.
+    cited = {c.text for c in fallback.citations}
+    ordered = [h.chunk for h in hits if h.chunk.text in cited] + [h.chunk for h in hits if h.chunk.text not in cited]
+    packed = prompt.answer_messages(question, ordered, cfg.context_window, cfg.max_output_tokens)
     renumber = Renumberer(len(packed.passages))
     text, reply, first_token = "", Reply(), None
     try:
@@ -68,7 +71,11 @@ def stream_answer(
             yield Reset(str(exc))
         yield replace(fallback, fallback=True, notice=f"{exc}; showing the extractive answer instead")
         return
-    timings = {**fallback.timings, "answer_ms": (time.perf_counter() - started) * 1000}
+    timings = {
+        "retrieve_ms": fallback.timings.get("retrieve_ms", 0.0),
+        "gate_ms": fallback.timings.get("answer_ms", 0.0),  # the extractive answer, computed first
+        "answer_ms": (time.perf_counter() - started) * 1000,
+    }
     if first_token:
         timings["first_token_ms"] = (first_token - started) * 1000
     usage = reply.usage or {
@@ -87,7 +94,8 @@ def stream_answer(
     )
     if not MARKER.search(text) and _REFUSAL.search(text):
         answer.abstained = True
-        return (yield answer)
+        yield answer
+        return
     answer.answer, untraced = verifier.attribute(answer.answer, packed.passages, renumber.mapping)
     answer.citations = verifier.citations(answer.answer, packed.passages, renumber.mapping)
     cited = {c.text for c in answer.citations}

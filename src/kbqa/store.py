@@ -85,6 +85,7 @@ class Store:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.manifest = Manifest(self.data_dir / "manifest.json")
+        self._manifest_stamp = _stamp(self.manifest.path)
         self._collection = None
 
     # ------------------------------------------------------------ chroma
@@ -248,6 +249,20 @@ class Store:
 
     def reload_manifest(self) -> None:
         self.manifest = Manifest(self.manifest.path)
+        self._manifest_stamp = _stamp(self.manifest.path)
+
+    def sync(self) -> None:
+        """Pick up an ingest made by another process since the manifest was read (one stat call)."""
+        if _stamp(self.manifest.path) != self._manifest_stamp:
+            self.reload_manifest()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def to_chunk(cid: str, text: str, meta: dict[str, Any]) -> Chunk:

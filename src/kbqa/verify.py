@@ -94,8 +94,8 @@ def claims(answer: str) -> list[Claim]:
 
 def _names(claim: str) -> list[str]:
     """Capitalised words inside a sentence (not its first word): names of people, places, organisations."""
-    words = re.findall(r"(?<=[\s(])[A-Z][a-z][\w'’-]*", claim)
-    return [w.rstrip("'’s") if w.endswith(("'s", "’s")) else w for w in words if w not in _COMMON_CAPITALS]
+    words = re.findall(r"(?<=[\s(\"'‘“])[A-Z][a-z][\w-]*", claim)
+    return [w for w in words if w not in _COMMON_CAPITALS]
 
 
 _COMMON_CAPITALS = {"The", "This", "These", "That", "It", "Its", "They", "In", "On", "For", "And", "A", "An", "I"}
@@ -113,8 +113,8 @@ class Verifier:
         if any(n not in passage.text for n in numbers):
             return False, 0.0
         where = f"{passage.title}\n{passage.text}".lower()
-        if any(name.lower() not in where for name in _names(claim)):
-            return False, 0.0  # a name the passage never mentions: the claim is about something else
+        if any(name.lower()[:4] not in where for name in _names(claim)):
+            return False, 0.0  # a name the passage never mentions (by its first letters: Scottish ~ Scotland)
         claim_tokens = set(bm25.tokenize([claim])[0])
         if not claim_tokens:
             return False, 0.0
