@@ -91,6 +91,7 @@ SYNONYMS = [
     "decide decided decision decisions choose chose chosen",
 ]
 SYNONYM_WEIGHT = 0.7
+ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
 
 
@@ -306,6 +307,10 @@ class Extractive:
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
                 continue  # says the same thing again
+            if cand.hit.chunk.metadata.get("entry_id") != best.hit.chunk.metadata.get("entry_id") and (
+                cand.ctx < ON_TOPIC * best.ctx
+            ):
+                continue  # another entry that is less about what the question names
             chosen.append(cand)
             seen |= words
         return _with_list_items(chosen)

@@ -49,6 +49,10 @@ def export_onnx(target: Path) -> Path:
     """Export the packaged PyTorch model to ONNX (one-off, ~5 s); atomic, so concurrent runs are safe."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     class _Pooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
