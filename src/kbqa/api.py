@@ -11,7 +11,7 @@ for piece in kbqa.ask_stream("...", llm="llamacpp"):   # str deltas, then the fi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +152,25 @@ class KnowledgeBase:
         return answer
 
     def _sentence_answer(
-        self, question: str, follow: FollowUp, k: int | None, filters: Filters | None
+        self,
+        question: str,
+        follow: FollowUp,
+        k: int | None,
+        filters: Filters | None,
+        skip: Callable[[str], bool] | None = None,
     ) -> tuple[Answer, list[Hit]]:
-        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain."""
+        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain.
+
+        Passages whose text `skip` flags are returned among the hits but never quoted, and as many
+        more are retrieved, so that k passages are still usable.
+        """
         started = time.perf_counter()
         hits = self.retrieve_for(follow, k, filters)
+        if skip and (skipped := sum(skip(h.chunk.text) for h in hits)):  # keep k usable passages
+            hits = self.retrieve_for(follow, (k or self.settings.k) + skipped, filters)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        answer = self.answerer().answer(question, hits, context=follow.context)
+        usable = [h for h in hits if not skip(h.chunk.text)] if skip else hits
+        answer = self.answerer().answer(question, usable, context=follow.context)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if follow.standalone != question:
             answer.standalone_question = follow.standalone
@@ -171,6 +183,7 @@ class KnowledgeBase:
         """The LLM path: condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
         from kbqa import generate
         from kbqa.llm import LLMClient, resolve
+        from kbqa.prompt import looks_like_injection
         from kbqa.verify import Verifier
 
         client = LLMClient(resolve(self.settings, llm))
@@ -184,7 +197,9 @@ class KnowledgeBase:
                 rewritten = follow.standalone  # the answer step meets the same failure and reports it
             if rewritten != follow.standalone:  # the model resolved the reference: search for its question
                 follow, asked = FollowUp(rewritten), rewritten
-        fallback, hits = self._sentence_answer(asked, follow, k, filters)
+        # The gate (and fallback) answer never quotes a passage the prompt will leave out, so the
+        # passages it quotes, which lead the prompt, are the same as without the injected one.
+        fallback, hits = self._sentence_answer(asked, follow, k, filters, skip=looks_like_injection)
         fallback.question, fallback.standalone_question = question, follow.standalone
         yield from generate.stream_answer(follow.standalone, hits, fallback, client, Verifier(self.retriever.embedder))
 
