@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 SETS = [("questions", "dev"), ("heldout", "held-out"), ("fresh", "fresh")]
-ANSWERERS = [("extractive", "extractive (no LLM)"), ("llamacpp", "LLM: local Qwen2.5 0.5B")]
+ANSWERERS = [("extractive", "extractive (no LLM)"), ("llamacpp", "LLM: local Qwen2.5-Coder 0.5B")]
 
 
 def main() -> None:

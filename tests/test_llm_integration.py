@@ -1,4 +1,4 @@
-"""The LLM path end to end against the real llama.cpp server with the packaged Qwen 0.5B model."""
+"""The LLM path end to end against the real llama.cpp server with the packaged Qwen2.5-Coder 0.5B model."""
 
 from __future__ import annotations
 

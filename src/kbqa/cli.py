@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("llm-server", help="run llama.cpp's OpenAI-compatible server with a packaged local model")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8081, or KBQA_LLM_SERVER_PORT)")
-    p.add_argument("--model", type=Path, help="a GGUF file (default: the packaged Qwen2.5 0.5B Instruct)")
+    p.add_argument("--model", type=Path, help="a GGUF file (default: the packaged Qwen2.5-Coder 0.5B Instruct)")
     p.set_defaults(func=cmd_llm_server)
     return parser
 

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.0
     llm_context_window: int = 4096
     llm_server_port: int = 8081
-    llm_server_model: Path | None = None  # a GGUF file; default: the packaged Qwen2.5 0.5B
+    llm_server_model: Path | None = None  # a GGUF file; default: the packaged Qwen2.5-Coder 0.5B Instruct
     llm_server_threads: int = 0  # llama.cpp threads for `kbqa llm-server`; 0 = one per core
 
     history_tokens: int = 600
