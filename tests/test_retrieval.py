@@ -121,6 +121,19 @@ def test_filtered_ask_answers_from_the_filtered_entries(corpus_kb):
     }
 
 
+def test_follow_up_finds_its_answer_beyond_the_entry_the_last_answer_came_from(corpus_kb):
+    # Two entries are called "Imagine"; the first answer lands on the one without the strands.
+    first = corpus_kb.ask("Tell me about the Imagine project that ran from 2013 to 2017.")
+    assert first.topic == "Imagine: bringing together universities and communities"
+    history = [
+        {"role": "user", "content": first.question},
+        {"role": "assistant", "content": first.answer, "topic": first.topic, "entry_ids": first.entry_ids},
+    ]
+    answer = corpus_kb.ask("Who coordinated its cultural strand?", history=history)
+    assert "Kate Pahl" in answer.answer
+    assert any("Cultural: co-ordinated by Professor Kate Pahl" in c.text for c in answer.citations)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -227,8 +227,10 @@ class Extractive:
         focus = _focus_stems(question)
         focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
         expanded = [_expand(c.text, c.hit.chunk.text) for c in cands]
-        qvec = self.embedder.embed_one(f"{context} {question}" if context else question)
-        sims = self.embedder.embed_cached(expanded) @ qvec
+        vecs = self.embedder.embed_cached(expanded)
+        sims = vecs @ self.embedder.embed_one(question)
+        if context:  # the question itself must weigh as much as the conversation it leans on
+            sims = (sims + vecs @ self.embedder.embed_one(f"{context} {question}")) / 2
         sent_tokens = bm25.tokenize(expanded)
         ctx_tokens = {h.chunk.id: set(bm25.tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}

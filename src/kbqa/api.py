@@ -213,7 +213,8 @@ class KnowledgeBase:
         seen = {h.chunk.id for h in entry}
         low = min((h.score for h in entry), default=hits[0].score if hits else 1.0)
         rest = [Hit(chunk=c, score=low) for c in self.store.chunks_of_entries(follow.entry_ids) if c.id not in seen]
-        return entry + rest or hits
+        seen |= {h.chunk.id for h in rest}
+        return entry + rest + [h for h in hits if h.chunk.id not in seen]
 
     def _set_topic(self, answer: Answer, hits: list[Hit]) -> None:
         """Remember what the answer was about, for the next follow-up."""
