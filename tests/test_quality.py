@@ -58,3 +58,18 @@ def test_every_answer_sentence_is_in_its_cited_passage(corpus_kb, dev):
         by_n = {c.n: " ".join(c.text.split()) for c in answer.citations}
         for sentence, n in re.findall(r"(.+?) \[(\d+)\]", answer.answer.replace("\n", " ")):
             assert sentence.strip().lstrip("• ") in by_n[int(n)], (item["id"], sentence)
+
+
+@pytest.mark.parametrize(
+    "question, expect",
+    [
+        ("How long will Co-production for Sustainability run?", "2012 – 2032"),
+        ("How long is the Welsh Government's Sustainable Development Change Programme meant to run?", "2012 – 2032"),
+        ("How long did the Enabling Social Action Programme run?", "March 2018 – March 2020"),
+        ("How long did the Imagine project on universities and communities last?", "five-year"),
+    ],
+)
+def test_how_long_questions_get_a_span_or_a_length_not_a_start_date(corpus_kb, question, expect):
+    answer = corpus_kb.ask(question)
+    assert expect in answer.answer, answer.answer
+    assert any(expect in c.text for c in answer.citations)

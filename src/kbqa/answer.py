@@ -158,7 +158,14 @@ class Judgement:
     confidence: float
 
 
-_KIND_NAMES = {"person": "a name", "place": "a place", "date": "a date", "number": "a number", "money": "an amount"}
+_KIND_NAMES = {
+    "person": "a name",
+    "place": "a place",
+    "date": "a date",
+    "duration": "a duration",
+    "number": "a number",
+    "money": "an amount",
+}
 
 
 def _missing(question: str, best: Candidate, best_tokens: set[str]) -> str | None:
@@ -245,7 +252,9 @@ class Extractive:
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
             cand.prior = cand.hit.score / top
-            cand.title = 1.0 if _is_title_line(cand.text, cand.hit.chunk.title) and kind != "date" else 0.0
+            cand.title = (
+                1.0 if _is_title_line(cand.text, cand.hit.chunk.title) and kind not in ("date", "duration") else 0.0
+            )
             cand.field = 1.0 if cand.text.lower().startswith("keywords") and not topical else 0.0
             cand.short = 1.0 if len(cand.text.split()) < 5 else 0.0
             cand.score = sum(w * getattr(cand, f) for f, w in WEIGHTS.items())
@@ -319,11 +328,23 @@ class Extractive:
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
-    """When the best sentence lacks the kind of fact asked for, a close runner-up that has it goes first."""
-    if not cands or cands[0].typed or answer_type(question) is None:
+    """When the best sentence lacks the kind of fact asked for, a close runner-up that has it goes first.
+
+    "How long" is answered by an entry's own span: the title line with its years ("X (2012 – 2032)")
+    goes first whenever the best sentence comes from that entry. Short lines rank low on meaning;
+    a looser rule for names or numbers would let out-of-scope traps through (measured).
+    """
+    kind = answer_type(question)
+    if not cands or cands[0].typed or kind is None:
         return cands
-    top = cands[0].score
-    better = next((c for c in cands[1:] if c.typed and c.score >= within * top), None)
+    top, entry = cands[0].score, cands[0].hit.chunk.metadata.get("entry_id")
+
+    def qualifies(c: Candidate) -> bool:
+        if kind == "duration" and c.hit.chunk.metadata.get("entry_id") == entry:
+            return _is_title_line(c.text, c.hit.chunk.title)
+        return c.score >= within * top
+
+    better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)
     return cands if better is None else [better, *(c for c in cands if c is not better)]
 
 

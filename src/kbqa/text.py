@@ -55,6 +55,13 @@ _TYPE_PATTERNS = {
         rf"[£$€]\s?\d[\d,.]*\s?(?:m|bn|k|million|billion)?|\b\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b", re.I
     ),
     "place": re.compile(r"\b[A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)*"),
+    # "how long": a span of years ("2012 – 2032", "from 2013 to 2017"), an end ("until 2032"), or a length
+    "duration": re.compile(
+        rf"\b(?:19|20)\d\d\s*(?:[–—-]|to|until)\s*(?:(?:{_MONTHS})\s+)?(?:(?:19|20)\d\d|present|now|ongoing)\b"
+        rf"|\b(?:until|till|to|through)\s+(?:(?:{_MONTHS})\s+)?(?:19|20)\d\d\b"
+        rf"|\b(?:\d+|{_NUMBER_WORDS}|a|one)[- ](?:years?|months?|weeks?|decades?)\b",
+        re.I,
+    ),
     "money": re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)\b|\b(?:pounds|dollars|euros)\b", re.I),
 }
 _SENTENCE_START_WORDS = re.compile(r"^(?:The|A|An|This|These|Our|We|In|It|Its|Their|They)\s+", re.I)
@@ -128,10 +135,12 @@ TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
 
 
 def answer_type(question: str) -> str | None:
-    """The kind of fact a question asks for: person (or organisation), date, number, money, place, or None."""
+    """The kind of fact a question asks for: person (or organisation), date, duration, number, money, place, or None."""
     q = question.lower()
     aux = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should)"
-    if re.search(rf"\bhow long\b|^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
+    if re.search(r"\bhow long\b|\bfor how many (?:years|months)\b", q):
+        return "duration"
+    if re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
         return "date"
     if _MONEY.search(q):
         return "money"
