@@ -426,7 +426,7 @@ def run_llama_server(argv: list[str]) -> None:
 
     Why: llama.cpp compiled from source with -march=native on these AMX-capable Xeons dies with a
     general protection fault in its AMX matmul (`ldtilecfg`) on the first request. Without the extra
-    buffer types it never takes that path, whatever the build; it costs ~2% of generation speed
+    buffer types it never takes that path, whatever the build; it costs ~3% of generation speed
     (24.2 vs 23.5 tokens/s, measured on 2 cores).
     """
     import runpy
