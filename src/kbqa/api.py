@@ -39,9 +39,13 @@ class KnowledgeBase:
         self.retriever = Retriever(self.settings, self.store)
 
     # ------------------------------------------------------------ indexing
-    def ingest(self, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
-        """Index new and changed files under `paths` (default: the corpus folder); drop deleted ones."""
-        report = ingest(self.settings, paths, progress)
+    def ingest(
+        self, paths: list[Path] | None = None, progress: Progress | None = None, wait: bool = False
+    ) -> IngestReport:
+        """Index new and changed files under `paths` (default: the corpus folder); drop deleted ones.
+
+        With `wait`, wait for another ingest of the same data folder to finish instead of failing."""
+        report = ingest(self.settings, paths, progress, wait=wait)
         self.store.reload_manifest()
         return report
 
@@ -51,8 +55,8 @@ class KnowledgeBase:
 
     def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
         """Build the index from the corpus folder if there is none yet (so a first `ask` just works)."""
-        if self.is_empty():
-            return self.ingest(progress=progress)
+        if self.is_empty():  # several processes may start on an empty index at once: all wait for one build
+            return self.ingest(progress=progress, wait=True)
         return None
 
     def sources(self) -> list[dict[str, Any]]:

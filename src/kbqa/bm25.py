@@ -77,10 +77,10 @@ def build(chunks: list[Chunk], data_dir: Path) -> str:
     return name
 
 
-def remove_other_indexes(data_dir: Path, keep: str | None) -> None:
-    """Delete keyword-index folders other than `keep` (left over from earlier or killed runs)."""
+def remove_other_indexes(data_dir: Path, keep: set[str | None]) -> None:
+    """Delete keyword-index folders other than those in `keep` (left over from earlier or killed runs)."""
     for folder in data_dir.glob("bm25-*"):
-        if folder.name != keep and folder.is_dir():
+        if folder.name not in keep and folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -88,10 +88,13 @@ class KeywordIndex:
     """A loaded keyword index; `search` returns (chunk id, score) best first."""
 
     def __init__(self, folder: Path) -> None:
+        """Open every file of the index now (raises FileNotFoundError if the folder is gone): an ingest
+        may delete the folder later, and open files and memory maps outlive that."""
         import bm25s
 
         self.folder = folder
         self.ids: list[str] = json.loads((folder / "kbqa_ids.json").read_text())
+        self._meta_file = open(folder / "kbqa_meta.json", encoding="utf-8")  # noqa: SIM115 - read on first use
         self._bm25 = bm25s.BM25.load(str(folder), mmap=True) if self.ids else None
         self._meta: list[DocMeta] | None = None
 
@@ -101,8 +104,9 @@ class KeywordIndex:
     @property
     def meta(self) -> list[DocMeta]:
         if self._meta is None:  # only filters need it; loaded on first use
-            rows = json.loads((self.folder / "kbqa_meta.json").read_text())
-            self._meta = [DocMeta(*row) for row in rows]
+            self._meta_file.seek(0)
+            self._meta = [DocMeta(*row) for row in json.loads(self._meta_file.read())]
+            self._meta_file.close()
         return self._meta
 
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
@@ -126,13 +130,13 @@ class KeywordIndex:
         return int(indptr[tid + 1] - indptr[tid])
 
 
-def load(data_dir: Path, name: str | None) -> KeywordIndex | None:
-    if not name:
-        return None
-    folder = data_dir / name
-    if not (folder / "kbqa_ids.json").exists():
-        return None
-    return KeywordIndex(folder)
+def exists(data_dir: Path, name: str | None) -> bool:
+    return bool(name) and (data_dir / str(name) / "kbqa_ids.json").exists()
+
+
+def load(data_dir: Path, name: str) -> KeywordIndex:
+    """Open a committed keyword index; FileNotFoundError if its folder is gone."""
+    return KeywordIndex(data_dir / name)
 
 
 def fsync_dir(path: Path) -> None:

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     _answer_options(p)
     p.set_defaults(func=cmd_chat)
 
+    p = sub.add_parser(
+        "compact", help="rewrite the index so that text of removed files is gone from disk (Chroma keeps a log)"
+    )
+    p.set_defaults(func=cmd_compact)
+
     p = sub.add_parser("sources", help="list indexed files with their entry and chunk counts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sources)
@@ -97,7 +102,7 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     kb = _kb(args)
-    with _progress() as progress:
+    with _progress(kb.settings.progress_interval) as progress:
         report = kb.ingest(args.paths or None, progress=progress)
     if args.json:
         print(json.dumps({**report.__dict__, "summary": report.summary()}, indent=2))
@@ -121,7 +126,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from kbqa.chat import Conversation
-    from kbqa.errors import UsageError
+    from kbqa.errors import KBQAError
 
     kb = _kb(args)
     _check_k(args.k)
@@ -147,10 +152,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
             else:
                 answer = _stream_answer(kb, question, args, history=convo.messages())
                 _print_citations(answer, full=False)
-        except UsageError as exc:
+        except KBQAError as exc:  # a bad question, or the Chroma server went away: the chat goes on
             _error(str(exc))
             continue
         convo.add(answer)
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    kb = _kb(args)
+    done = kb.store.compact()
+    size = ""
+    if done["bytes_before"] is not None:
+        size = f"; database {done['bytes_before'] / 1e6:.1f} MB → {done['bytes_after'] / 1e6:.1f} MB"
+    else:
+        size = "; on a Chroma server, run `chroma vacuum --path DIR` where the server keeps its data to shrink it"
+    print(f"compacted: {done['chunks']} live chunks copied to a fresh collection, the old one dropped{size}")
     return 0
 
 
@@ -218,7 +235,7 @@ def _check_k(k: int | None) -> None:
 def _ensure_index(kb) -> None:  # noqa: ANN001
     if kb.is_empty():
         print(f"No index yet: building it from {kb.settings.corpus_dir}/ (first run only)…", file=sys.stderr)
-        with _progress() as progress:
+        with _progress(kb.settings.progress_interval) as progress:
             report = kb.ensure_index(progress=progress)
         if report is not None:
             print(report.summary(), file=sys.stderr)
@@ -265,45 +282,89 @@ def _print_citations(answer, full: bool) -> None:  # noqa: ANN001
 
 
 class _progress:
-    """Rich progress bars on stderr (plain lines when stderr is not a terminal)."""
+    """Ingest progress on stderr: rich bars on a terminal; otherwise (a log, CI, a pipe) one plain line
+    every `interval` seconds, so a long ingest is visibly alive. Warnings are one line each, never wrapped."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
 
     def __enter__(self):  # noqa: ANN204
-        from kbqa.ingestion import Progress
-
-        outer = self
-
-        class _Bars(Progress):
-            def start(self, files: int) -> None:
-                outer._files = outer._bar.add_task("files", total=files)
-
-            def embedding(self, chunks: int) -> None:
-                outer._chunks = outer._bar.add_task("embedding", total=chunks)
-
-            def embedded(self, chunks: int) -> None:
-                outer._bar.advance(outer._chunks, chunks)
-
-            def file_done(self, name: str) -> None:
-                outer._bar.advance(outer._files, 1)
-
-            def warn(self, message: str) -> None:
-                outer._bar.console.print(f"warning: {message}", markup=False, highlight=False)
+        import time
 
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
+        from kbqa.ingestion import Progress
+
         console = Console(stderr=True)
-        self._bar = RichProgress(
+        terminal = console.is_terminal
+        bar = RichProgress(
             TextColumn("{task.description:>10}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            disable=not console.is_terminal,
+            disable=not terminal,
             transient=True,
         )
-        self._bar.__enter__()
-        return _Bars()
+        self._bar = bar
+        started = time.monotonic()
+        counts = {"files": 0, "files_total": 0, "chunks": 0, "chunks_total": 0, "last": started}
+
+        def line(message: str) -> None:
+            if terminal:
+                bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
+            else:
+                print(message, file=sys.stderr, flush=True)
+
+        def tick(force: bool = False) -> None:
+            now = time.monotonic()
+            if terminal or not (force or now - counts["last"] >= self.interval):
+                return
+            counts["last"] = now
+            done, total = counts["chunks"], counts["chunks_total"]
+            share = f" ({100 * done / total:.0f}%)" if total else ""
+            line(
+                f"indexing: {counts['files']}/{counts['files_total']} files, "
+                f"{done}/{total} chunks embedded{share}, {now - started:.0f} s"
+            )
+
+        class _Bars(Progress):
+            def start(self, files: int) -> None:
+                counts["files_total"] = files
+                self._files = bar.add_task("files", total=files)
+                self._chunks = None
+
+            def embedding(self, chunks: int) -> None:
+                counts["chunks_total"] += chunks
+                if self._chunks is None:
+                    self._chunks = bar.add_task("embedding", total=chunks)
+                else:
+                    bar.update(self._chunks, total=counts["chunks_total"])
+
+            def embedded(self, chunks: int) -> None:
+                counts["chunks"] += chunks
+                bar.advance(self._chunks, chunks)
+                tick()
+
+            def file_done(self, name: str) -> None:
+                counts["files"] += 1
+                bar.advance(self._files, 1)
+                tick()
+
+            def warn(self, message: str) -> None:
+                line(f"warning: {message}")
+
+            def notice(self, message: str) -> None:
+                line(f"note: {message}")
+
+            def waiting(self) -> None:
+                line("another kbqa process is indexing this data folder; waiting for it to finish…")
+
+        self._bars = _Bars()
+        bar.__enter__()
+        return self._bars
 
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(*exc)

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = 64
     embed_batch_size: int = 32
     embed_threads: int = 0  # 0 = one per core
+    progress_interval: float = 10.0  # seconds between ingest progress lines when stderr is not a terminal
 
     # --- retrieval
     k: int = 5

@@ -23,6 +23,7 @@ from kbqa.schema import Chunk, Entry, IngestReport
 from kbqa.store import PARSER_VERSION, Store
 
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
+STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
 
 
 class Progress:
@@ -33,6 +34,8 @@ class Progress:
     def embedded(self, chunks: int) -> None: ...
     def file_done(self, name: str) -> None: ...
     def warn(self, message: str) -> None: ...
+    def notice(self, message: str) -> None: ...
+    def waiting(self) -> None: ...
 
 
 @dataclass
@@ -55,15 +58,22 @@ def index_config(settings: Settings) -> dict:
     }
 
 
-def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
-    """Bring the index up to date with `paths` (default: the corpus folder)."""
+def ingest(
+    settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None, wait: bool = False
+) -> IngestReport:
+    """Bring the index up to date with `paths` (default: the corpus folder).
+
+    With `wait`, a run that finds another ingest under way waits for it (saying so through
+    `progress.waiting`) instead of failing.
+    """
     started = time.perf_counter()
     progress = progress or Progress()
     report = IngestReport()
     store = Store(settings)
-    with store.writer_lock():
+    with store.writer_lock(wait=progress.waiting if wait else None):
         store.reload_manifest()
         manifest = store.manifest
+        legacy = bool(manifest.files) and manifest.collection is None
         store.count()  # an unreachable Chroma server fails here, before any work
         dirty = store.begin_write()
         config = index_config(settings)
@@ -77,6 +87,7 @@ def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progre
         for source, info in list(manifest.files.items()):
             if not Path(info["path"]).exists():
                 _remove_source(store, source, report)
+        repair = _missing_from_store(store, dirty, report, progress)
 
         todo: list[tuple[Path, str, str, str]] = []
         for path, source in files:
@@ -90,7 +101,8 @@ def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progre
                 _warn(report, progress, f"{path}: skipped, cannot read ({exc.strerror})")
                 continue
             version = hashlib.sha1(f"{sha}:{config_digest}".encode()).hexdigest()[:16]
-            if old and old.get("version") == version and Path(old["path"]) == path.resolve():
+            unchanged = old and old.get("version") == version and Path(old["path"]) == path.resolve()
+            if unchanged and source not in repair:
                 report.files_unchanged += 1
                 progress.file_done(source)
                 continue
@@ -111,11 +123,29 @@ def ingest(settings: Settings, paths: list[Path] | None = None, progress: Progre
 
         if dirty:  # the last run died between writing and cleaning up: drop what it left behind
             report.chunks_removed += store.delete_dead()
+        if legacy and store.drop_legacy_collection():
+            _notice(report, progress, "moved the index to a collection of its own (older kbqa versions shared one)")
         _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
         report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
         store.end_write()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _missing_from_store(store: Store, dirty: bool, report: IngestReport, progress: Progress) -> set[str]:
+    """Committed files whose chunks are missing from Chroma (a deleted `chroma/` folder, an emptied or
+    different server); they are indexed again. Ids are only compared when the counts disagree."""
+    expected = sum(info["chunks"] for info in store.manifest.files.values())
+    if not expected or (not dirty and store.count() == expected):
+        return set()
+    missing = store.missing_chunks()
+    if missing:
+        message = (
+            f"{sum(missing.values())} chunk(s) of {len(missing)} indexed file(s) are missing from {store.where}; "
+            "indexing those files again"
+        )
+        _notice(report, progress, message)
+    return set(missing)
 
 
 def discover(paths: list[Path], report: IngestReport, progress: Progress) -> list[tuple[Path, str]]:
@@ -164,15 +194,24 @@ def _parse_file(
 
 
 def _index_group(store: Store, embedder, group: list[_Parsed], settings, report, progress) -> None:  # noqa: ANN001
-    """Embed a group of files together, then commit them one by one (write → commit → delete old)."""
+    """Embed and store a group of files in batches, then commit them one by one (commit → delete old).
+
+    Chunks already in Chroma under the same id (so the same content and settings: ids carry the
+    file's version) were stored by an interrupted run and are kept, not embedded again; so a large
+    file that was half-embedded when its ingest was killed resumes where it stopped, and memory
+    stays bounded by one batch.
+    """
     chunks = [c for p in group for c in p.chunks]
     progress.embedding(len(chunks))
-    vectors = embedder.embed([c.embed_text for c in chunks], settings.embed_batch_size, on_batch=progress.embedded)
-    offset = 0
+    stored = store.present([c.id for c in chunks])
+    if stored:
+        progress.embedded(len(stored))
+    todo = [c for c in chunks if c.id not in stored]
+    for start in range(0, len(todo), STORE_BATCH):
+        batch = todo[start : start + STORE_BATCH]
+        vectors = embedder.embed([c.embed_text for c in batch], settings.embed_batch_size, on_batch=progress.embedded)
+        store.upsert(batch, vectors)
     for parsed in group:
-        n = len(parsed.chunks)
-        store.upsert(parsed.chunks, vectors[offset : offset + n])
-        offset += n
         old_ids = set(store.ids_of_source(parsed.source))
         store.manifest.set_file(
             parsed.source, parsed.path, parsed.sha256, parsed.version, parsed.chunks, parsed.entries
@@ -181,7 +220,7 @@ def _index_group(store: Store, embedder, group: list[_Parsed], settings, report,
         stale = sorted(old_ids - {c.id for c in parsed.chunks})
         store.delete(stale)
         report.files_indexed += 1
-        report.chunks_added += n
+        report.chunks_added += len(parsed.chunks)
         report.chunks_removed += len(stale)
         progress.file_done(parsed.source)
 
@@ -196,19 +235,28 @@ def _remove_source(store: Store, source: str, report: IngestReport) -> None:
 
 
 def _refresh_keyword_index(store: Store, force: bool) -> None:
-    """Rebuild the BM25 index when the live set changed (or a killed run left it behind)."""
+    """Rebuild the BM25 index when the live set changed (or a killed run left it behind).
+
+    The previous generation is kept until the next rebuild: a reader that read the manifest just
+    before this commit can still open the folder it names.
+    """
     manifest = store.manifest
     generation = hashlib.sha1(
         json.dumps(sorted((s, i.get("version")) for s, i in manifest.files.items())).encode()
     ).hexdigest()
     current = manifest.data.get("bm25") or {}
     data_dir = Path(store.settings.data_dir)
-    if not force and current.get("generation") == generation and bm25.load(data_dir, current.get("dir")):
+    if not force and current.get("generation") == generation and bm25.exists(data_dir, current.get("dir")):
         return
     name = bm25.build(list(store.iter_live()), data_dir)
     manifest.data["bm25"] = {"dir": name, "generation": generation}
     manifest.save()
-    bm25.remove_other_indexes(data_dir, keep=name)
+    bm25.remove_other_indexes(data_dir, keep={name, current.get("dir")})
+
+
+def _notice(report: IngestReport, progress: Progress, message: str) -> None:
+    report.notices.append(message)
+    progress.notice(message)
 
 
 def _warn(report: IngestReport, progress: Progress, message: str) -> None:

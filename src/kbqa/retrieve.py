@@ -10,6 +10,8 @@ retriever to llama-index query engines.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +20,12 @@ import numpy as np
 from kbqa import bm25
 from kbqa.config import Settings
 from kbqa.embed import Embedder, get_embedder
-from kbqa.errors import UsageError
+from kbqa.errors import StoreError, UsageError
 from kbqa.schema import Hit
 from kbqa.store import Store
 
 MODES = ("hybrid", "dense", "bm25")
+KEYWORD_OPEN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Retriever:
         self._embedder = embedder
         self._keyword: bm25.KeywordIndex | None = None
         self._keyword_dir: str | None = None
+        self._keyword_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -107,11 +111,31 @@ class Retriever:
 
     @property
     def keyword_index(self) -> bm25.KeywordIndex | None:
-        name = (self.store.manifest.data.get("bm25") or {}).get("dir")
-        if name != self._keyword_dir:
-            self._keyword = bm25.load(Path(self.settings.data_dir), name)
-            self._keyword_dir = name
-        return self._keyword
+        """The keyword index the manifest names (None for an empty index).
+
+        An ingest in another process may commit a newer generation and delete this one between our
+        reading the manifest and opening the folder: then the manifest is read again. A folder that
+        stays missing is an error, never a silent fall-back to dense-only search.
+        """
+        with self._keyword_lock:
+            for _ in range(KEYWORD_OPEN_ATTEMPTS):
+                name = (self.store.manifest.data.get("bm25") or {}).get("dir")
+                if name == self._keyword_dir:
+                    return self._keyword
+                if not name:
+                    if self.store.manifest.files:
+                        break
+                    self._keyword, self._keyword_dir = None, None
+                    return None
+                try:
+                    self._keyword = bm25.load(Path(self.settings.data_dir), name)
+                except FileNotFoundError:
+                    time.sleep(0.05)
+                    self.store.reload_manifest()
+                    continue
+                self._keyword_dir = name
+                return self._keyword
+        raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
 
     def search(
         self, query: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"

@@ -127,6 +127,7 @@ class IngestReport:
     chunks_total: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # repairs made on the way (not problems with files)
 
     def summary(self) -> str:
         return (

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,9 +30,11 @@ from kbqa.config import Settings, configure_offline
 from kbqa.errors import StoreError
 from kbqa.schema import Chunk, Entry
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: each index owns a Chroma collection named in its manifest
 PARSER_VERSION = 1  # bump when documents.py or chunking.py change what they produce
+LEGACY_COLLECTION = "kbqa"  # the collection every format-1 index shared; read until the next ingest repairs it
 _CHROMA_BATCH = 4000
+T = TypeVar("T")
 
 
 class Manifest:
@@ -51,6 +54,16 @@ class Manifest:
     @property
     def files(self) -> dict[str, dict[str, Any]]:
         return self.data["files"]
+
+    @property
+    def collection(self) -> str | None:
+        """The Chroma collection this index owns (None until its first ingest)."""
+        return self.data.get("collection")
+
+    def expected_ids(self, source: str) -> list[str]:
+        """The ids of a committed file's chunks (ids are `source:version:n`, n = 0 … chunks-1)."""
+        info = self.files[source]
+        return [f"{source}:{info['version']}:{n:05d}" for n in range(info["chunks"])]
 
     def entries(self) -> list[Entry]:
         return [Entry(**e) for info in self.files.values() for e in info.get("entries", [])]
@@ -79,77 +92,149 @@ class Manifest:
 
 
 class Store:
-    """Chroma collection + manifest in `settings.data_dir` (or a Chroma server at `settings.chroma_url`)."""
+    """Chroma collection + manifest in `settings.data_dir` (or a Chroma server at `settings.chroma_url`).
+
+    Each data folder owns one collection, named in its manifest (`kbqa-<random id>`), so several
+    data folders can share one Chroma server: a clean-up only ever touches its own collection.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.manifest = Manifest(self.data_dir / "manifest.json")
         self._manifest_stamp = _stamp(self.manifest.path)
-        self._collection = None
+        self._client: Any = None
+        self._collection: Any = None
+        self._collection_name: str | None = None
 
     # ------------------------------------------------------------ chroma
     @property
+    def where(self) -> str:
+        """Where the vectors live, for messages."""
+        return self.settings.chroma_url or str(self.data_dir / "chroma")
+
+    @property
+    def collection_name(self) -> str:
+        return self.manifest.collection or LEGACY_COLLECTION
+
+    @property
     def collection(self):  # noqa: ANN201 - chromadb.Collection, imported lazily
-        if self._collection is None:
-            self._collection = self._open_collection()
+        name = self.collection_name
+        if self._collection is None or self._collection_name != name:
+            with self.chroma_errors():
+                self._collection = self.client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"},
+                )
+            self._collection_name = name
         return self._collection
 
-    def _open_collection(self):  # noqa: ANN202
+    @property
+    def client(self):  # noqa: ANN201 - chromadb client, imported lazily
+        if self._client is None:
+            self._client = self._open_client()
+        return self._client
+
+    def _open_client(self):  # noqa: ANN202
         configure_offline()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        try:
+        with self.chroma_errors(opening=True):
             if self.settings.chroma_url:
                 from urllib.parse import urlparse
 
                 url = urlparse(self.settings.chroma_url)
-                client = chromadb.HttpClient(
+                return chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1",
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
-            else:
-                self.data_dir.mkdir(parents=True, exist_ok=True)
-                client = chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
-            return client.get_or_create_collection(
-                self.settings.collection,
-                embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"},
-            )
-        except Exception as exc:  # chromadb raises many types (connection, value, internal)
-            where = self.settings.chroma_url or str(self.data_dir / "chroma")
-            raise StoreError(f"cannot open the Chroma index at {where}: {exc}") from None
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
+
+    @contextmanager
+    def chroma_errors(self, opening: bool = False) -> Iterator[None]:
+        """Turn the errors Chroma raises (connection, server, value) into one-line StoreErrors."""
+        import httpx
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except (httpx.HTTPError, ChromaError, ValueError, OSError) as exc:
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            if isinstance(exc, httpx.TransportError):
+                raise StoreError(
+                    f"cannot open the Chroma index at {self.where}: the server cannot be reached ({detail}); "
+                    "is it running?"
+                ) from None
+            if opening:
+                raise StoreError(f"cannot open the Chroma index at {self.where}: {detail}") from None
+            raise StoreError(f"the Chroma index at {self.where} failed: {detail}") from None
+
+    def _op(self, call: Callable[[Any], T]) -> T:
+        """Run one Chroma call on this index's collection, with Chroma's errors as StoreErrors.
+
+        If the collection is gone because `kbqa compact` in another process replaced it, the
+        manifest (which names the new one) is read again and the call retried once.
+        """
+        from chromadb.errors import NotFoundError
+
+        with self.chroma_errors():
+            try:
+                return call(self.collection)
+            except NotFoundError:
+                self.reload_manifest()
+                self._collection = None
+                return call(self.collection)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         for start in range(0, len(chunks), _CHROMA_BATCH):
             batch = chunks[start : start + _CHROMA_BATCH]
-            self.collection.upsert(
-                ids=[c.id for c in batch],
-                embeddings=vectors[start : start + len(batch)],
-                documents=[c.text for c in batch],
-                metadatas=[{"source": c.source, "title": c.title, **c.metadata} for c in batch],
+            self._op(
+                lambda col, batch=batch, start=start: col.upsert(
+                    ids=[c.id for c in batch],
+                    embeddings=vectors[start : start + len(batch)],
+                    documents=[c.text for c in batch],
+                    metadatas=[{"source": c.source, "title": c.title, **c.metadata} for c in batch],
+                )
             )
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), _CHROMA_BATCH):
-            self.collection.delete(ids=ids[start : start + _CHROMA_BATCH])
+            self._op(lambda col, start=start: col.delete(ids=ids[start : start + _CHROMA_BATCH]))
 
     def ids_of_source(self, source: str) -> list[str]:
-        return self.collection.get(where={"source": source}, include=[])["ids"]
+        return self._op(lambda col: col.get(where={"source": source}, include=[])["ids"])
+
+    def present(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are stored (live or not)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHROMA_BATCH):
+            found.update(
+                self._op(lambda col, start=start: col.get(ids=ids[start : start + _CHROMA_BATCH], include=[]))["ids"]
+            )
+        return found
+
+    def missing_chunks(self) -> dict[str, int]:
+        """Committed files whose chunks are not all in the store (a deleted or emptied Chroma), with counts."""
+        expected = {source: self.manifest.expected_ids(source) for source in self.manifest.files}
+        have = self.present([cid for ids in expected.values() for cid in ids])
+        missing = {source: sum(cid not in have for cid in ids) for source, ids in expected.items()}
+        return {source: n for source, n in missing.items() if n}
 
     def count(self) -> int:
-        return self.collection.count()
+        return self._op(lambda col: col.count())
 
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
         """Live chunks by id (dead or missing ids are left out)."""
         if not ids:
             return {}
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        got = self.collection.get(ids=list(ids), include=include)
+        got = self._op(lambda col: col.get(ids=list(ids), include=include))
         vectors = got.get("embeddings") if with_vectors else None
         out = {}
         for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
@@ -162,21 +247,30 @@ class Store:
         """The live chunks of some entries, in document order."""
         if not entry_ids:
             return []
-        got = self.collection.get(
-            where={"entry_id": {"$in": list(entry_ids)}}, include=["documents", "metadatas"], limit=limit
+        got = self._op(
+            lambda col: col.get(
+                where={"entry_id": {"$in": list(entry_ids)}}, include=["documents", "metadatas"], limit=limit
+            )
         )
         chunks = [to_chunk(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted((c for c in chunks if self.is_live(c)), key=lambda c: c.metadata.get("chunk_index", 0))
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
         """Nearest live chunks with their cosine similarity; over-fetches to make up for dead ones."""
+        if not self.manifest.files:
+            return []
         total = self.count()
         if total == 0:
             return []
         fetch = min(total, n + 8)
         while True:
-            res = self.collection.query(
-                query_embeddings=[vector], n_results=fetch, where=where, include=["documents", "metadatas", "distances"]
+            res = self._op(
+                lambda col, fetch=fetch: col.query(
+                    query_embeddings=[vector],
+                    n_results=fetch,
+                    where=where,
+                    include=["documents", "metadatas", "distances"],
+                )
             )
             rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]))
             hits = [(c, 1.0 - d) for c, d in ((to_chunk(i, t, m), d) for i, t, m, d in rows) if self.is_live(c)]
@@ -184,18 +278,23 @@ class Store:
                 return hits[:n]
             fetch = min(total, fetch * 4)
 
-    def iter_live(self, page: int = 5000) -> Iterator[Chunk]:
-        """Every live chunk, in pages (used to rebuild the keyword index)."""
+    def _pages(self, include: list[str], page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata), read in pages."""
         offset = 0
         while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = self._op(lambda col, offset=offset: col.get(include=include, limit=page, offset=offset))
             if not got["ids"]:
                 return
-            for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                chunk = to_chunk(cid, text, meta)
-                if self.is_live(chunk):
-                    yield chunk
+            texts = got.get("documents") or [""] * len(got["ids"])
+            yield from zip(got["ids"], texts, got["metadatas"])
             offset += len(got["ids"])
+
+    def iter_live(self) -> Iterator[Chunk]:
+        """Every live chunk, in pages (used to rebuild the keyword index)."""
+        for cid, text, meta in self._pages(["documents", "metadatas"]):
+            chunk = to_chunk(cid, text, meta)
+            if self.is_live(chunk):
+                yield chunk
 
     # ------------------------------------------------------------ liveness
     def is_live(self, chunk: Chunk) -> bool:
@@ -203,8 +302,12 @@ class Store:
         return info is not None and info.get("version") == chunk.metadata.get("version")
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Only one ingest at a time per data folder."""
+    def writer_lock(self, wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Only one ingest at a time per data folder.
+
+        Without `wait`, a second writer fails at once; with it, `wait()` is called (to say so) and
+        the writer blocks until the first one finishes.
+        """
         import fcntl
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -212,40 +315,52 @@ class Store:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreError(
-                    f"another `kbqa ingest` is running on {self.data_dir}; wait for it to finish"
-                ) from None
+                if wait is None:
+                    raise StoreError(
+                        f"another `kbqa ingest` is running on {self.data_dir}; wait for it to finish"
+                    ) from None
+                wait()
+                fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def begin_write(self) -> bool:
-        """Mark an ingest as under way; True if the previous one never finished (it may have left dead chunks)."""
+        """Mark an ingest as under way; True if the previous one never finished (it may have left dead chunks).
+
+        An index without a collection of its own (new, or written by an older kbqa that shared one
+        collection between data folders) gets one here, before anything is written to Chroma.
+        """
         marker = self.data_dir / "ingest.dirty"
         dirty = marker.exists()
-        for tmp in self.data_dir.glob("manifest.*.tmp"):  # left by a run killed mid-save
+        for tmp in self.data_dir.glob("*.tmp"):  # left by a run killed mid-save
             tmp.unlink(missing_ok=True)
+        if self.manifest.collection is None or self.manifest.data.get("format") != MANIFEST_FORMAT:
+            self.manifest.data["format"] = MANIFEST_FORMAT
+            self.manifest.data["collection"] = new_collection_name(self.settings.collection)
+            self.manifest.save()
         marker.touch()
         return dirty
 
     def end_write(self) -> None:
         (self.data_dir / "ingest.dirty").unlink(missing_ok=True)
 
-    def delete_dead(self, page: int = 5000) -> int:
-        """Delete every chunk that is not live (orphans of a killed run); returns how many."""
-        dead: list[str] = []
-        offset = 0
-        while True:
-            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
-            if not got["ids"]:
-                break
-            dead += [
-                cid for cid, meta in zip(got["ids"], got["metadatas"]) if not self.is_live(to_chunk(cid, "", meta))
-            ]
-            offset += len(got["ids"])
+    def delete_dead(self) -> int:
+        """Delete every chunk of this index's collection that is not live (left by a killed run)."""
+        dead = [cid for cid, _, meta in self._pages(["metadatas"]) if not self.is_live(to_chunk(cid, "", meta))]
         self.delete(dead)
         return len(dead)
+
+    def drop_legacy_collection(self) -> bool:
+        """Delete the collection older kbqa versions shared, if this index is embedded (so it was ours alone)."""
+        if self.settings.chroma_url or self.collection_name == LEGACY_COLLECTION:
+            return False
+        with self.chroma_errors():
+            if LEGACY_COLLECTION not in [c.name if hasattr(c, "name") else c for c in self.client.list_collections()]:
+                return False
+            self.client.delete_collection(LEGACY_COLLECTION)
+        return True
 
     def reload_manifest(self) -> None:
         self.manifest = Manifest(self.manifest.path)
@@ -255,6 +370,88 @@ class Store:
         """Pick up an ingest made by another process since the manifest was read (one stat call)."""
         if _stamp(self.manifest.path) != self._manifest_stamp:
             self.reload_manifest()
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the index's live chunks into a fresh collection and drop the old one, so text of
+        removed files leaves Chroma (its log keeps deleted documents); then VACUUM an embedded database.
+
+        Copy, then commit the manifest naming the new collection, then delete the old one: a run
+        killed on the way leaves the old, complete collection in use.
+        """
+        with self.writer_lock():
+            self.reload_manifest()
+            old = self.collection_name
+            new = new_collection_name(self.settings.collection)
+            with self.chroma_errors():
+                target = self.client.get_or_create_collection(
+                    new, embedding_function=None, metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"}
+                )
+            copied = 0
+            for ids, texts, metas, vectors in self._live_pages():
+                with self.chroma_errors():
+                    target.add(ids=ids, documents=texts, metadatas=metas, embeddings=vectors)
+                copied += len(ids)
+            self.manifest.data["format"] = MANIFEST_FORMAT
+            self.manifest.data["collection"] = new
+            self.manifest.save()  # the commit point
+            with self.chroma_errors():
+                self.client.delete_collection(old)
+            self._collection = None
+            before = after = None
+            if not self.settings.chroma_url:
+                before, after = self._vacuum()
+        return {"chunks": copied, "collection": new, "bytes_before": before, "bytes_after": after}
+
+    def _live_pages(self, page: int = _CHROMA_BATCH) -> Iterator[tuple[list, list, list, list]]:
+        """Live chunks with their vectors, a page at a time (for copying a collection)."""
+        offset = 0
+        while True:
+            got = self._op(
+                lambda col, offset=offset: col.get(
+                    include=["documents", "metadatas", "embeddings"], limit=page, offset=offset
+                )
+            )
+            if not got["ids"]:
+                return
+            rows = [
+                row
+                for row in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+                if self.is_live(to_chunk(row[0], "", row[2]))
+            ]
+            if rows:
+                yield tuple(list(col) for col in zip(*rows))  # type: ignore[misc]
+            offset += len(got["ids"])
+
+    def _vacuum(self) -> tuple[int, int]:
+        """SQLite VACUUM of the embedded database, and removal of vector folders of deleted collections."""
+        import shutil
+        import sqlite3
+
+        db = self.data_dir / "chroma" / "chroma.sqlite3"
+        before = db.stat().st_size
+        con = sqlite3.connect(db, timeout=30)
+        try:
+            segments = {row[0] for row in con.execute("SELECT id FROM segments")}
+            con.execute("VACUUM")
+        finally:
+            con.close()
+        for folder in (self.data_dir / "chroma").iterdir():
+            if folder.is_dir() and _is_uuid(folder.name) and folder.name not in segments:
+                shutil.rmtree(folder, ignore_errors=True)
+        return before, db.stat().st_size
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return False
+    return True
+
+
+def new_collection_name(prefix: str) -> str:
+    """A collection name no other data folder uses (Chroma wants 3–512 characters of [a-zA-Z0-9._-])."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
