@@ -70,5 +70,6 @@ def test_instructions_inside_a_document_do_not_change_the_answer(tmp_path, model
     answer = kb.ask(PHASE2, llm=llm_server)
     assert "PWNED" not in answer.answer and "cancelled" not in answer.answer
     assert "Sheffield" in answer.answer and not answer.fallback
-    assert all(c.source != "zz_update.txt" for c in answer.citations)
-    assert "left out" in (answer.notice or "")
+    # the update's own fact may be cited (only its planted sentence left the prompt), but never unverified
+    assert all(c.verified for c in answer.citations if c.source == "zz_update.txt")
+    assert "left out 1 sentence(s)" in (answer.notice or "")

@@ -128,10 +128,10 @@ def test_injected_instructions_in_a_passage_do_not_reach_the_model(kb, tmp_path)
     packed = answer_messages("Who are the partners?", [evil, good], 4096, 256)
     prompt_text = json.dumps(packed.messages)
     assert "PWNED" not in prompt_text and "Sheffield" in prompt_text
-    assert packed.left_out == [evil] and packed.passages == [good]
+    assert packed.left_out == 1 and packed.passages == [good]  # nothing but instructions: the passage goes
 
 
-def test_an_injected_document_is_kept_out_of_the_request_and_k_clean_passages_still_go_in(
+def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays(
     tmp_path, model_cache, settings_factory
 ):
     from tests.support import SRC_000, copy_corpus
@@ -147,10 +147,11 @@ def test_an_injected_document_is_kept_out_of_the_request_and_k_clean_passages_st
     assert "zz_update.txt" in {h.chunk.source for h in kb.retrieve(PHASE2)}
     answer, _, fake = ask(kb, [Step("Sheffield and Hull are partners in Phase 2 [1].")])
     sent = fake.chat_requests()[-1]["messages"][-1]["content"]
-    assert "PWNED" not in sent and "remain partners" not in sent
-    assert sent.count("Source [") == 3  # a fourth passage was retrieved in place of the left-out one
-    assert all(c.source != "zz_update.txt" for c in answer.citations) and answer.citations[0].verified
-    assert "left out" in answer.notice
+    assert "PWNED" not in sent and "Ignore" not in sent
+    assert "remain partners" in sent  # the fact beside the planted instruction is still a source
+    assert sent.count("Source [") == 3
+    assert answer.citations[0].verified
+    assert "left out 1 sentence(s)" in answer.notice
 
 
 def test_passage_text_cannot_pose_as_prompt_structure():

@@ -23,12 +23,15 @@ from kbqa.schema import Answer, Chunk, Citation, Hit
 from kbqa.text import (
     TYPE_NOUNS,
     abbreviations,
+    addresses_the_model,
     answer_type,
     focus_word,
     has_new_fact,
+    instructions_notice,
     is_overview,
     normalize_space,
     sentence_spans,
+    sentences,
     split_parts,
 )
 
@@ -226,6 +229,7 @@ class Extractive:
             Candidate(text=hit.chunk.text[s:e], hit=hit, order=order)
             for hit in hits
             for order, (s, e) in enumerate(sentence_spans(hit.chunk.text))
+            if not addresses_the_model(hit.chunk.text[s:e])
         ]
         if not cands:
             return []
@@ -288,12 +292,20 @@ class Extractive:
     def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
         """The best sentences for the question (each part of a two-part question), or an abstention."""
         started = time.perf_counter()
+        answer = self._answer(question, hits, context)
+        answer.timings = {"answer_ms": _ms(started)}
+        flagged = sum(addresses_the_model(s) for h in hits for s in sentences(h.chunk.text))
+        if flagged:
+            answer.notice = instructions_notice(flagged)
+        return answer
+
+    def _answer(self, question: str, hits: list[Hit], context: str | None) -> Answer:
         parts = split_parts(question)
         cands = self.ranked(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
         verdict = self.judge(parts[0], hits, cands)
         if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
-            return Answer(question, text, [], True, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
+            return Answer(question, text, [], True, confidence=verdict.confidence)
         chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
         for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
             more = self.ranked(part, hits, _join_context(context, parts[0]))
@@ -302,7 +314,7 @@ class Extractive:
             if holds and more[0].text not in {c.text for c in chosen}:
                 chosen.append(more[0])
         text, citations = compose(chosen)
-        return Answer(question, text, citations, False, {"answer_ms": _ms(started)}, confidence=verdict.confidence)
+        return Answer(question, text, citations, False, confidence=verdict.confidence)
 
     def _select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
@@ -359,6 +371,8 @@ def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
     out: list[Candidate] = []
     for s, e in spans[best.order :]:
         piece = text[s:e]
+        if addresses_the_model(piece):
+            continue
         if _is_title_line(piece, best.hit.chunk.title) or piece.lower().startswith(("keywords", "contributed by")):
             if out:
                 break
@@ -380,6 +394,8 @@ def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:
                 item = cand.hit.chunk.text[s:e]
                 if not item.startswith(("•", "-", "*")) and not item[:2].strip(".)").isdigit():
                     break
+                if addresses_the_model(item):
+                    continue
                 out.append(Candidate(text=item, hit=cand.hit, order=-1, score=cand.score))
     return out
 

@@ -10,8 +10,9 @@ for piece in kbqa.ask_stream("...", llm="llamacpp"):   # str deltas, then the fi
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ from kbqa.llm import Reset
 from kbqa.retrieve import Filters, Retriever
 from kbqa.schema import Answer, Chunk, Hit, IngestReport
 from kbqa.store import Store
+from kbqa.text import content_words
 
 MAX_QUESTION_CHARS = 2000
+NOTHING_TO_LOOK_UP = (
+    'Please ask something specific: name a project, a person, a place or a topic, e.g. "Who led the Imagine project?"'
+)
 
 
 class KnowledgeBase:
@@ -119,6 +124,12 @@ class KnowledgeBase:
         question = _check_question(question)
         filters = _filters(where)
         self.ensure_index()
+        if not content_words(question) and not (history and re.search(r"[^\W\d_]", question)):
+            # "???", "What?": nothing to look up (but "Why?" or "Tell me more" after an answer is a follow-up)
+            answer = Answer(question, NOTHING_TO_LOOK_UP, [], True)
+            yield answer.answer
+            yield answer
+            return
         llm_name = llm or self.settings.llm
         answer = self._catalog_answer(question, filters)
         if answer is None and llm_name:
@@ -156,25 +167,13 @@ class KnowledgeBase:
         return answer
 
     def _sentence_answer(
-        self,
-        question: str,
-        follow: FollowUp,
-        k: int | None,
-        filters: Filters | None,
-        skip: Callable[[str], bool] | None = None,
+        self, question: str, follow: FollowUp, k: int | None, filters: Filters | None
     ) -> tuple[Answer, list[Hit]]:
-        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain.
-
-        Passages whose text `skip` flags are returned among the hits but never quoted, and as many
-        more are retrieved, so that k passages are still usable.
-        """
+        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain."""
         started = time.perf_counter()
         hits = self.retrieve_for(follow, k, filters)
-        if skip and (skipped := sum(skip(h.chunk.text) for h in hits)):  # keep k usable passages
-            hits = self.retrieve_for(follow, (k or self.settings.k) + skipped, filters)
         retrieve_ms = (time.perf_counter() - started) * 1000
-        usable = [h for h in hits if not skip(h.chunk.text)] if skip else hits
-        answer = self.answerer().answer(question, usable, context=follow.context)
+        answer = self.answerer().answer(question, hits, context=follow.context)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if follow.standalone != question:
             answer.standalone_question = follow.standalone
@@ -187,7 +186,6 @@ class KnowledgeBase:
         """The LLM path: condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
         from kbqa import generate
         from kbqa.llm import LLMClient, resolve
-        from kbqa.prompt import looks_like_injection
         from kbqa.verify import Verifier
 
         client = LLMClient(resolve(self.settings, llm))
@@ -201,9 +199,7 @@ class KnowledgeBase:
                 rewritten = follow.standalone  # the answer step meets the same failure and reports it
             if rewritten != follow.standalone:  # the model resolved the reference: search for its question
                 follow, asked = FollowUp(rewritten), rewritten
-        # The gate (and fallback) answer never quotes a passage the prompt will leave out, so the
-        # passages it quotes, which lead the prompt, are the same as without the injected one.
-        fallback, hits = self._sentence_answer(asked, follow, k, filters, skip=looks_like_injection)
+        fallback, hits = self._sentence_answer(asked, follow, k, filters)
         fallback.question, fallback.standalone_question = question, follow.standalone
         yield from generate.stream_answer(follow.standalone, hits, fallback, client, Verifier(self.retriever.embedder))
 

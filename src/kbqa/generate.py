@@ -17,6 +17,7 @@ from kbqa import prompt
 from kbqa.errors import LLMError
 from kbqa.llm import LLMClient, Reply, Reset
 from kbqa.schema import Answer, Hit
+from kbqa.text import instructions_notice
 from kbqa.tokens import count_tokens
 from kbqa.verify import MARKER, Renumberer, Verifier
 
@@ -104,9 +105,7 @@ def stream_answer(
     answer.confidence = fallback.confidence
     notes = []
     if packed.left_out:
-        notes.append(
-            f"{len(packed.left_out)} passage(s) that address the model with instructions were left out of the prompt"
-        )
+        notes.append(instructions_notice(packed.left_out))
     if not any(c.verified for c in answer.citations):
         answer.unsupported = True
         notes.append("no citation of this answer could be verified against its passage; treat it as unsupported")

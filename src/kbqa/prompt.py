@@ -2,8 +2,8 @@
 
 Passage text is data: each passage sits under its own numbered header, text that
 imitates prompt structure (a "Source [n]" header, a "Question:" line, a [n]
-marker) is defused, and a passage that addresses the model ("ignore previous
-instructions…") is left out of the prompt altogether. Everything is
+marker) is defused, and a sentence that addresses the model ("ignore previous
+instructions…") is left out of the prompt (the rest of its passage stays). Everything is
 packed to a token budget (tiktoken), so long questions, histories and passages
 are cut, never sent over the model's context window.
 """
@@ -11,12 +11,14 @@ are cut, never sent over the model's context window.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kbqa.schema import Chunk
+from kbqa.text import addresses_the_model, without_instructions
 from kbqa.tokens import count_tokens, truncate_tokens
 
 NOT_COVERED = "The knowledge base does not cover this."
+OMITTED = "(…)"  # stands in the prompt for a sentence of a passage that addresses the model
 
 SYSTEM = (
     "Answer the question about co-production research using only the sources. Reply with one to three full "
@@ -54,17 +56,6 @@ MAX_QUESTION_TOKENS = 300
 MIN_PASSAGE_TOKENS = 60
 SAFETY_MARGIN = 48
 
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:previous|prior|above|earlier|preceding|all|any|system|your)\b"
-    r"[^.\n]{0,30}\b(?:instructions?|prompts?|rules?|directions?|guidelines?)\b"
-    r"|\byou are (?:now|no longer)\b|\b(?:system|developer) (?:prompt|message)\b|\bnew instructions?\s*:"
-    r"|\b(?:assistant|ai|chatbot|language model)\s*,?\s*(?:you must|must now|should now)\b"
-    r"|\b(?:note|message|instructions?) (?:to|for) (?:the |any )?(?:assistant|ai|model|chatbot|llm|reader bot)\b"
-    r"|\b(?:answer|respond|reply) (?:to )?(?:every|all|any) (?:questions?|quer(?:y|ies)|prompts?)\b"
-    r"|\bwhen (?:you are )?(?:asked|answering)\b[^.\n]{0,60}\b(?:say|reply|respond|answer|output)\b",
-    re.IGNORECASE,
-)
-
 
 @dataclass
 class Packed:
@@ -72,11 +63,7 @@ class Packed:
 
     messages: list[dict[str, str]]
     passages: list[Chunk]
-    left_out: list[Chunk] = field(default_factory=list)  # passages that address the model, not the reader
-
-
-def looks_like_injection(text: str) -> bool:
-    return bool(_INJECTION.search(text))
+    left_out: int = 0  # sentences of the passages that address the model, not the reader, left out of the prompt
 
 
 def answer_messages(question: str, passages: list[Chunk], context_window: int, max_output_tokens: int) -> Packed:
@@ -86,15 +73,19 @@ def answer_messages(question: str, passages: list[Chunk], context_window: int, m
     budget = context_window - max_output_tokens - fixed - SAFETY_MARGIN
     kept: list[Chunk] = []
     blocks: list[str] = []
-    left_out = [p for p in passages if looks_like_injection(p.text)]
-    for passage in (p for p in passages if p not in left_out):
-        block = _block(len(kept) + 1, passage, passage.text)
+    left_out = 0
+    for passage in passages:
+        text, removed = without_instructions(passage.text, OMITTED)
+        left_out += removed
+        if not re.search(r"[A-Za-z]{3}", text.replace(OMITTED, "")):
+            continue  # nothing but instructions
+        block = _block(len(kept) + 1, passage, text)
         cost = count_tokens(block)
         if cost > budget:
             room = budget - count_tokens(_block(len(kept) + 1, passage, ""))
             if room < MIN_PASSAGE_TOKENS:
                 break
-            block = _block(len(kept) + 1, passage, truncate_tokens(passage.text, room) + " …")
+            block = _block(len(kept) + 1, passage, truncate_tokens(text, room) + " …")
             cost = count_tokens(block)
         kept.append(passage)
         blocks.append(block)
@@ -137,7 +128,7 @@ def clean_condensed(text: str, question: str, fallback: str) -> str:
     """The model's rewrite if it is one question that brings in words of the conversation, else the fallback."""
     line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(?:rewritten question|standalone question|question)\s*:\s*", "", line, flags=re.I).strip(" \"'`")
-    if not 5 <= len(line) <= 300 or looks_like_injection(line):
+    if not 5 <= len(line) <= 300 or addresses_the_model(line):
         return fallback
     new_words = _words(line) - _words(question)
     if not new_words & _words(fallback):  # it resolved nothing from the conversation

@@ -275,3 +275,55 @@ def abbreviations(text: str) -> dict[str, str]:
         if len(words) >= n:
             found[abbr] = " ".join(words[-max(n, len(initials) if len(initials) <= n + 2 else n) :])
     return found
+
+
+# Text that addresses an AI model rather than a human reader: prompt injection planted in a document.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:previous|prior|above|earlier|preceding|all|any|system|your)\b"
+    r"[^.\n]{0,30}\b(?:instructions?|prompts?|rules?|directions?|guidelines?)\b"
+    r"|\byou are (?:now|no longer)\b|\b(?:system|developer) (?:prompt|message)\b|\bnew instructions?\s*:"
+    r"|\b(?:assistant|ai|chatbot|language model)\s*,?\s*(?:you must|must now|should now)\b"
+    r"|\b(?:note|message|instructions?) (?:to|for) (?:the |any )?(?:assistant|ai|model|chatbot|llm|reader bot)\b"
+    r"|(?:^\W*|\b(?:you|assistants?|models?)\s+(?:must|should|will|shall)\s+|\balways\s+)"
+    r"(?:answer|respond|reply)\s+(?:to\s+)?(?:every|all|any)\s+(?:questions?|quer(?:y|ies)|prompts?)\b"
+    r"|\bwhen (?:you are )?(?:asked|answering)\b[^.\n]{0,60}\b(?:say|reply|respond|answer|output)\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_the_model(text: str) -> bool:
+    """Does the text give instructions to an AI ("ignore previous instructions…")? Such text is never
+    quoted as an answer nor sent to a model as a source."""
+    return bool(_INSTRUCTION.search(text))
+
+
+def without_instructions(text: str, placeholder: str) -> tuple[str, int]:
+    """The text with each sentence that addresses the model replaced by `placeholder`, and how many there were."""
+    out, last, removed = [], 0, 0
+    for s, e in sentence_spans(text):
+        if addresses_the_model(text[s:e]):
+            out += [text[last:s], placeholder]
+            last, removed = e, removed + 1
+    out.append(text[last:])
+    return "".join(out), removed
+
+
+def instructions_notice(count: int) -> str:
+    return f"left out {count} sentence(s) of the sources that give instructions to an AI model rather than information"
+
+
+# Words that carry no topic in a question: with only these (and stop words), there is nothing to look up.
+_NO_TOPIC = {
+    "tell", "know", "say", "says", "said", "explain", "please", "thing", "things", "something", "anything",
+    "everything", "question", "questions", "answer", "help", "hello", "hi", "hey", "thanks", "thank", "ok",
+    "okay", "yes", "mean", "like", "want", "need", "get", "give", "show", "info", "information", "else",
+    "kbqa", "could", "would", "can", "may", "might", "must", "shall",
+}  # fmt: skip
+
+
+def content_words(question: str) -> list[str]:
+    """The words of a question that name something to look up ("What?" and "???" have none)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", question.lower())
+    return [w for w in words if w not in STOPWORDS_EN_PLUS and w not in _NO_TOPIC]
