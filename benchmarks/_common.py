@@ -174,7 +174,7 @@ def corpus_pieces() -> dict[str, list[str]]:
     prose: paragraphs of running text; sentences: their sentences; titles: entry title
     lines such as "Name of project (2014 – 2016)"; keywords / contributors: the field lines.
     """
-    from kbqa.documents import clean
+    from kbqa.ingestion.clean import clean
 
     prose, titles, keywords, contributors = [], [], [], []
     for text in corpus_texts().values():

@@ -22,7 +22,7 @@ from _common import CORPUS, PhaseTimer, emit, log, machine, machine_line, parser
 
 def ask_item(kb, item: dict, counters: dict) -> tuple:  # noqa: ANN001
     """As kbqa.evaluate.answer_item: replay the history untimed, then time the question itself."""
-    from kbqa.chat import Conversation
+    from kbqa.conversation import Conversation
 
     convo = Conversation()
     for earlier in item.get("history", []):
@@ -43,7 +43,7 @@ def main() -> int:
 
     from kbqa.api import KnowledgeBase
     from kbqa.config import Settings
-    from kbqa.embed import Embedder
+    from kbqa.index.embed import Embedder
 
     items = questions()
     texts: list[str] = []

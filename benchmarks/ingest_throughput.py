@@ -7,7 +7,7 @@ paragraphs, enough for `--seconds` of raw embedding (calibrated on the real corp
 first). Measured in one run, so the ratio survives a noisy machine:
 
   raw (before)  Embedder.embed on the chunker's embed_texts, batch size from the settings
-  ingest        kbqa.ingestion.ingest on a fresh data folder (embedder already loaded)
+  ingest        kbqa.ingestion.pipeline.ingest on a fresh data folder (embedder already loaded)
   raw (after)   Embedder.embed on the embed_texts read back from the store
 
 ratio = ingest chunks/s ÷ mean raw chunks/s; target ≥ 0.7. Where ingest's time goes is
@@ -32,8 +32,10 @@ MAX_DRIFT = 0.15  # raw throughput before and after ingest may differ this much 
 
 def chunk_file(path: Path, settings) -> list:  # noqa: ANN001
     """The chunks ingest would make of one file (same public functions, same settings)."""
-    from kbqa.chunking import chunk_parts
-    from kbqa.documents import clean, load_text, parse
+    from kbqa.ingestion.chunking import chunk_parts
+    from kbqa.ingestion.clean import clean
+    from kbqa.ingestion.loaders import load_text
+    from kbqa.ingestion.parse import parse
 
     return chunk_parts(
         parse(clean(load_text(path)), path.name), path.name, "bench", settings.chunk_size, settings.chunk_overlap
@@ -41,10 +43,10 @@ def chunk_file(path: Path, settings) -> list:  # noqa: ANN001
 
 
 def instrument(timer: PhaseTimer) -> None:
-    import kbqa.bm25
-    import kbqa.ingestion
-    from kbqa.embed import Embedder
-    from kbqa.store import Manifest, Store
+    import kbqa.index.keyword
+    import kbqa.ingestion.pipeline
+    from kbqa.index.embed import Embedder
+    from kbqa.index.store import Manifest, Store
 
     timer.wrap(kbqa.ingestion, "discover", "discover files")
     timer.wrap(kbqa.ingestion, "load_text", "parse+chunk: read")
@@ -59,8 +61,8 @@ def instrument(timer: PhaseTimer) -> None:
     timer.wrap(Store, "delete", "chroma: delete")
     timer.wrap(Manifest, "save", "manifest save")
     timer.wrap(Store, "iter_live", "bm25: read chunks back", eager=True)
-    timer.wrap(kbqa.bm25, "build", "bm25: build")
-    timer.wrap(kbqa.bm25, "remove_other_indexes", "bm25: build")
+    timer.wrap(kbqa.index.keyword, "build", "bm25: build")
+    timer.wrap(kbqa.index.keyword, "remove_other_indexes", "bm25: build")
 
 
 def main() -> int:
@@ -72,9 +74,9 @@ def main() -> int:
     args = p.parse_args()
 
     from kbqa.config import Settings, configure_offline
-    from kbqa.embed import get_embedder, onnx_path
-    from kbqa.ingestion import ingest
-    from kbqa.store import Store
+    from kbqa.index.embed import get_embedder, onnx_path
+    from kbqa.index.store import Store
+    from kbqa.ingestion.pipeline import ingest
 
     configure_offline()
     with tempfile.TemporaryDirectory(prefix="kbqa-bench-ingest-") as tmp:
@@ -192,7 +194,7 @@ def main() -> int:
         "phase_calls": dict(timer.calls),
     }
     lines = [
-        f"ingest throughput: kbqa.ingestion.ingest vs Embedder.embed on the same {n} chunk texts "
+        f"ingest throughput: kbqa.ingestion.pipeline.ingest vs Embedder.embed on the same {n} chunk texts "
         f"(batch {batch}, {machine()['cpus']} cores)",
         f"  corpus           {real_files} real + {synthetic} synthetic files, {corpus_bytes / 1024:.0f} KB"
         f"; texts identical to the store's: {'yes' if same_texts else 'NO'}",

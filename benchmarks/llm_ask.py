@@ -22,7 +22,7 @@ from pathlib import Path
 from kbqa.api import KnowledgeBase
 from kbqa.config import get_settings
 from kbqa.evaluate import load_questions
-from kbqa.llm_server import free_port, start_server, stop_server
+from kbqa.llm.server import free_port, start_server, stop_server
 from kbqa.schema import Answer
 
 ROOT = Path(__file__).resolve().parent.parent

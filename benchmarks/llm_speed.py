@@ -1,6 +1,6 @@
 """Speed of the local llama.cpp server: start-up, time to first token and output tokens/s on a RAG prompt.
 
-Starts `kbqa.llm_server` on a free port (the packaged Qwen2.5-Coder 0.5B unless
+Starts `kbqa.llm.server` on a free port (the packaged Qwen2.5-Coder 0.5B unless
 --model is given), streams a ~500-token RAG-style prompt at temperature 0 through
 the `openai` client, prints the figures and stops the server.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import openai
 
 from kbqa.config import Settings
-from kbqa.llm_server import free_port, start_server, stop_server
+from kbqa.llm.server import free_port, start_server, stop_server
 
 PASSAGES = [
     (

@@ -36,10 +36,10 @@ WORDS_PER_CHUNK = 150
 
 def synthetic_index(n: int, per_source: int, seed: int, data_dir: Path, settings) -> dict:  # noqa: ANN001
     """Write n live chunks into the store at settings.data_dir; returns the build timings."""
-    from kbqa import bm25
-    from kbqa.ingestion import index_config
+    from kbqa.index import keyword as bm25
+    from kbqa.index.store import Store
+    from kbqa.ingestion.pipeline import index_config
     from kbqa.schema import Chunk, Entry
-    from kbqa.store import Store
 
     rng = random.Random(seed)
     pieces = corpus_pieces()
@@ -149,11 +149,11 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
 
-    from kbqa.bm25 import KeywordIndex
     from kbqa.config import Settings, configure_offline
-    from kbqa.embed import Embedder, get_embedder
+    from kbqa.index.embed import Embedder, get_embedder
+    from kbqa.index.keyword import KeywordIndex
+    from kbqa.index.store import Store
     from kbqa.retrieve import Retriever
-    from kbqa.store import Store
 
     configure_offline()
     qs = [q["question"] for q in questions(args.questions)]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kbqa.answer import ABSTAIN_BIAS, ABSTAIN_WEIGHTS
+from kbqa.answer.extractive import ABSTAIN_BIAS, ABSTAIN_WEIGHTS
 from kbqa.api import KnowledgeBase
-from kbqa.chat import Conversation
+from kbqa.conversation import Conversation
 from kbqa.evaluate import contains_evidence, load_questions, norm
 
 NAMES = list(ABSTAIN_WEIGHTS)

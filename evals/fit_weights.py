@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kbqa.answer import WEIGHTS
+from kbqa.answer.extractive import WEIGHTS
 from kbqa.api import KnowledgeBase
 from kbqa.evaluate import contains_evidence, load_questions, norm
 

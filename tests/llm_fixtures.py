@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kbqa.config import Settings
-from kbqa.llm_server import (
+from kbqa.llm.server import (
     free_port,
     llama_cpp_missing,
     model_parts_missing,

@@ -87,7 +87,7 @@ def write_generated_corpus(folder: Path, n: int, seed: int = 7) -> list[Path]:
 
 def index_stats(settings) -> dict[str, Any]:  # noqa: ANN001
     """What is in Chroma versus what the manifest says is live."""
-    from kbqa.store import Store, to_chunk
+    from kbqa.index.store import Store, to_chunk
 
     store = Store(settings)
     got = store.collection.get(include=["documents", "metadatas"])

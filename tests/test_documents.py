@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kbqa.chunking import chunk_parts
-from kbqa.documents import Part, clean, load_text, parse, parse_contributors, parse_years
 from kbqa.errors import DocumentError
+from kbqa.ingestion.chunking import chunk_parts
+from kbqa.ingestion.clean import clean
+from kbqa.ingestion.loaders import load_text
+from kbqa.ingestion.parse import Part, parse, parse_contributors, parse_years
 from kbqa.tokens import count_tokens
 from tests.support import CORPUS, REAL_FILES, SRC_000, SRC_001
 

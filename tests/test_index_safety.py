@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from kbqa.api import KnowledgeBase
-from kbqa.embed import Embedder
 from kbqa.errors import StoreError
-from kbqa.ingestion import ingest
-from kbqa.store import Store
+from kbqa.index.embed import Embedder
+from kbqa.index.store import Store
+from kbqa.ingestion.pipeline import ingest
 from tests.support import (
     CORPUS,
     PHASE2,
@@ -198,7 +198,7 @@ def test_asks_during_repeated_ingests_never_fail_and_always_use_keyword_search(s
     ingest(settings)
     script = (
         "import sys; from pathlib import Path\n"
-        "from kbqa.config import Settings\nfrom kbqa.ingestion import ingest\n"
+        "from kbqa.config import Settings\nfrom kbqa.ingestion.pipeline import ingest\n"
         "from tests.test_index_safety import _edit\n"
         f"s = Settings(data_dir=Path({str(settings.data_dir)!r}), corpus_dir=Path({str(corpus)!r}),"
         f" model_cache_dir=Path({str(model_cache)!r}), chroma_url=None)\n"
@@ -292,13 +292,13 @@ def spy(monkeypatch):
 
 
 def test_a_killed_ingest_of_a_large_file_keeps_its_stored_batches(settings_factory, tmp_path, monkeypatch, spy):
-    import kbqa.ingestion
+    import kbqa.ingestion.pipeline
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "long.md").write_text(_large_text(60), encoding="utf-8")
     settings = settings_factory(corpus_dir=corpus)
-    monkeypatch.setattr(kbqa.ingestion, "STORE_BATCH", 8)
+    monkeypatch.setattr(kbqa.ingestion.pipeline, "STORE_BATCH", 8)
     original = Store.upsert
     calls = {"n": 0}
 

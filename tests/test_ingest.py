@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from kbqa.api import KnowledgeBase
-from kbqa.embed import Embedder
-from kbqa.ingestion import EMBED_GROUP, ingest
-from kbqa.store import Manifest, Store
+from kbqa.index.embed import Embedder
+from kbqa.index.store import Manifest, Store
+from kbqa.ingestion.pipeline import EMBED_GROUP, ingest
 from tests.support import (
     PHASE2,
     REAL_FILES,
@@ -336,8 +336,10 @@ def kill_setup(tmp_path_factory, model_cache):  # noqa: ANN201
     """
     import shutil
 
-    from kbqa.chunking import chunk_parts
-    from kbqa.documents import clean, load_text, parse
+    from kbqa.ingestion.chunking import chunk_parts
+    from kbqa.ingestion.clean import clean
+    from kbqa.ingestion.loaders import load_text
+    from kbqa.ingestion.parse import parse
 
     base = tmp_path_factory.mktemp("killed-ingest")
     corpus = copy_corpus(base / "corpus", REAL_FILES)
@@ -486,8 +488,10 @@ def test_ctrl_c_during_embedding_exits_130_with_one_line(kill_setup, model_cache
 
 def test_generated_corpus_is_what_the_kill_tests_assume(tmp_path):
     """Guards the kill tests' timing assumption: every generated file is two small chunks."""
-    from kbqa.chunking import chunk_parts
-    from kbqa.documents import clean, load_text, parse
+    from kbqa.ingestion.chunking import chunk_parts
+    from kbqa.ingestion.clean import clean
+    from kbqa.ingestion.loaders import load_text
+    from kbqa.ingestion.parse import parse
 
     paths = write_generated_corpus(tmp_path, 3)
     counts = Counter(len(chunk_parts(parse(clean(load_text(p)), p.name), p.name, "v", 192, 32)) for p in paths)

@@ -18,10 +18,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from kbqa import llm_server
 from kbqa.config import Settings
 from kbqa.errors import LLMError
-from kbqa.llm_server import MODEL_FILE, MODEL_NAME, MODEL_SHA256_PREFIX, MODEL_SIZE
+from kbqa.llm import server as llm_server
+from kbqa.llm.server import MODEL_FILE, MODEL_NAME, MODEL_SHA256_PREFIX, MODEL_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,7 +172,7 @@ def test_cli_llm_server_serves_and_stops_cleanly(tmp_path: Path, packaged_gguf: 
 
 def test_server_command_binds_loopback_with_the_given_limits() -> None:
     cmd = llm_server.server_command(Path("/m/x.gguf"), port=9001, threads=2, ctx=4096)
-    assert cmd[:3] == [sys.executable, "-m", "kbqa.llm_server"]
+    assert cmd[:3] == [sys.executable, "-m", "kbqa.llm.server"]
     args = dict(zip(cmd[3::2], cmd[4::2]))
     assert args["--model"] == "/m/x.gguf" and args["--model_alias"] == "x"
     assert args["--host"] == "127.0.0.1" and args["--port"] == "9001"

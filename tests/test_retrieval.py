@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kbqa.errors import UsageError
-from kbqa.ingestion import ingest
+from kbqa.ingestion.pipeline import ingest
 from kbqa.retrieve import Filters
 from tests.support import CORPUS, EVALS, SRC_000, SRC_001, load_jsonl
 

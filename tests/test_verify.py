@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kbqa.answer.verify import Renumberer, Verifier, claims, expand_marker
 from kbqa.schema import Chunk
-from kbqa.verify import Renumberer, Verifier, claims, expand_marker
 
 
 @pytest.mark.parametrize(("body", "numbers"), [("1", [1]), ("1, 3", [1, 3]), ("2-4", [2, 3, 4]), ("1 and 2", [1, 2])])

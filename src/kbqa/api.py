@@ -16,16 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kbqa import catalog
-from kbqa.answer import Extractive
-from kbqa.chat import FollowUp, carry_over, turns_from_messages
+from kbqa.answer import catalog
+from kbqa.answer.extractive import Extractive
 from kbqa.config import Settings, configure_offline, get_settings
+from kbqa.conversation import FollowUp, carry_over, turns_from_messages
 from kbqa.errors import LLMError, UsageError
-from kbqa.ingestion import Progress, ingest
-from kbqa.llm import Reset
+from kbqa.index.store import Store
+from kbqa.ingestion.pipeline import Progress, ingest
+from kbqa.llm.client import Reset
 from kbqa.retrieve import Filters, Retriever
 from kbqa.schema import Answer, Chunk, Hit, IngestReport
-from kbqa.store import Store
 from kbqa.text import content_words
 
 MAX_QUESTION_CHARS = 2000
@@ -184,9 +184,9 @@ class KnowledgeBase:
         self, question: str, k: int | None, filters: Filters | None, history: list[dict[str, Any]] | None, llm: str
     ) -> Iterator[str | Reset | Answer]:
         """The LLM path: condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
-        from kbqa import generate
-        from kbqa.llm import LLMClient, resolve
-        from kbqa.verify import Verifier
+        from kbqa.answer import llm as generate
+        from kbqa.answer.verify import Verifier
+        from kbqa.llm.client import LLMClient, resolve
 
         client = LLMClient(resolve(self.settings, llm))
         follow = self.follow_up(question, history)

@@ -125,7 +125,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from kbqa.chat import Conversation
+    from kbqa.conversation import Conversation
     from kbqa.errors import KBQAError
 
     kb = _kb(args)
@@ -204,7 +204,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:
-    from kbqa.llm_server import serve
+    from kbqa.llm.server import serve
 
     settings = _settings(args)
     return serve(settings, port=args.port, model=args.model)
@@ -243,7 +243,7 @@ def _ensure_index(kb) -> None:  # noqa: ANN001
 
 def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[dict[str, Any]] | None):  # noqa: ANN001, ANN202
     """Print the answer as it arrives (an interrupted stream is marked); return the final Answer."""
-    from kbqa.llm import Reset
+    from kbqa.llm.client import Reset
     from kbqa.schema import Answer
 
     final, streamed = None, ""
@@ -295,7 +295,7 @@ class _progress:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
-        from kbqa.ingestion import Progress
+        from kbqa.ingestion.pipeline import Progress
 
         console = Console(stderr=True)
         terminal = console.is_terminal

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = 64
     embed_batch_size: int = 32
     embed_threads: int = 0  # 0 = one per core
+    max_file_mb: float = 50.0  # larger files are skipped with a warning
     progress_interval: float = 10.0  # seconds between ingest progress lines when stderr is not a terminal
 
     # --- retrieval

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kbqa.api import KnowledgeBase
-from kbqa.chat import Conversation
+from kbqa.conversation import Conversation
 from kbqa.errors import UsageError
 from kbqa.schema import Answer
 from kbqa.text import normalize_space

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kbqa import bm25
 from kbqa.config import Settings
-from kbqa.embed import Embedder, get_embedder
 from kbqa.errors import StoreError, UsageError
+from kbqa.index import keyword as bm25
+from kbqa.index.embed import Embedder, get_embedder
+from kbqa.index.store import Store
 from kbqa.schema import Hit
-from kbqa.store import Store
 
 MODES = ("hybrid", "dense", "bm25")
 KEYWORD_OPEN_ATTEMPTS = 5

@@ -1,8 +1,10 @@
-"""Small text utilities shared by the answerers: sentence spans, question terms, answer types."""
+"""Text rules shared by the index and the answerers: word tokens (stemmed), sentence spans, answer types,
+focus words, instruction detection."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Sentence boundaries: end punctuation, then space and a capital/digit/bullet, except after
 # common abbreviations and initials. A regex rather than nltk's punkt keeps nltk (and ~0.5 s of
@@ -327,3 +329,21 @@ def content_words(question: str) -> list[str]:
 
     words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", question.lower())
     return [w for w in words if w not in STOPWORDS_EN_PLUS and w not in _NO_TOPIC]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - a PyStemmer Stemmer
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+_PREFIX_HYPHEN = re.compile(r"\b(co|re|pre|non|sub|inter|multi|cross)-(?=\w)", re.IGNORECASE)
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stemmed words without stop words; "co-ordinated" and "coordinated" become one term."""
+    import bm25s
+
+    texts = [_PREFIX_HYPHEN.sub(r"\1", t) for t in texts]
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)

@@ -9,35 +9,15 @@ the chunk ids, and the few metadata fields the filters need; texts come from Chr
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from kbqa.schema import Chunk
-
-
-@lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-_PREFIX_HYPHEN = re.compile(r"\b(co|re|pre|non|sub|inter|multi|cross)-(?=\w)", re.IGNORECASE)
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed words without stop words; "co-ordinated" and "coordinated" become one term."""
-    import bm25s
-
-    texts = [_PREFIX_HYPHEN.sub(r"\1", t) for t in texts]
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+from kbqa.text import tokenize
 
 
 @dataclass
@@ -137,11 +117,3 @@ def exists(data_dir: Path, name: str | None) -> bool:
 def load(data_dir: Path, name: str) -> KeywordIndex:
     """Open a committed keyword index; FileNotFoundError if its folder is gone."""
     return KeywordIndex(data_dir / name)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kbqa import bm25
-from kbqa.embed import Embedder
+from kbqa.index import keyword as bm25
+from kbqa.index.embed import Embedder
 from kbqa.schema import Chunk, Citation
 from kbqa.text import sentence_spans
 

@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-from kbqa import prompt
+from kbqa.answer import prompt
+from kbqa.answer.verify import MARKER, Renumberer, Verifier
 from kbqa.errors import LLMError
-from kbqa.llm import LLMClient, Reply, Reset
+from kbqa.llm.client import LLMClient, Reply, Reset
 from kbqa.schema import Answer, Hit
 from kbqa.text import instructions_notice
 from kbqa.tokens import count_tokens
-from kbqa.verify import MARKER, Renumberer, Verifier
 
 _REFUSAL = re.compile(
     r"does(?: not|n't) (?:cover|contain|answer|mention|say|include|provide)|not (?:covered|mentioned|found|stated)"

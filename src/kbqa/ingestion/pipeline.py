@@ -13,15 +13,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbqa import bm25
-from kbqa.chunking import chunk_parts
 from kbqa.config import Settings
-from kbqa.documents import SUPPORTED_SUFFIXES, clean, load_text, parse
-from kbqa.embed import MODEL_NAME, get_embedder
 from kbqa.errors import CorpusMissingError, DocumentError
+from kbqa.index import keyword as bm25
+from kbqa.index.embed import MODEL_NAME, get_embedder
+from kbqa.index.store import Store
+from kbqa.ingestion.chunking import chunk_parts
+from kbqa.ingestion.clean import clean
+from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, load_text
+from kbqa.ingestion.parse import parse
 from kbqa.schema import Chunk, Entry, IngestReport
-from kbqa.store import PARSER_VERSION, Store
 
+PARSER_VERSION = 1  # bump when loading, cleaning, parsing or chunking change what they produce
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
 STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
 
@@ -174,19 +177,15 @@ def _parse_file(
     path: Path, source: str, sha: str, version: str, settings: Settings, report: IngestReport, progress: Progress
 ) -> _Parsed | None:
     try:
-        text = clean(load_text(path))
+        text = clean(load_text(path, int(settings.max_file_mb * 1_000_000)))
         if not text:
             raise DocumentError("no text left after removing boilerplate")
         parts = parse(text, source)
         chunks = chunk_parts(parts, source, version, settings.chunk_size, settings.chunk_overlap)
         if not chunks:
             raise DocumentError("no text to index")
-    except DocumentError as exc:
+    except DocumentError as exc:  # only the loaders' reports: a bug in kbqa's own parsing surfaces as a bug
         _warn(report, progress, f"{path}: skipped, {exc}")
-        progress.file_done(source)
-        return None
-    except Exception as exc:  # a parser bug on one odd file must not stop the run
-        _warn(report, progress, f"{path}: skipped, cannot parse ({type(exc).__name__}: {exc})")
         progress.file_done(source)
         return None
     entries = list({id(p.entry): p.entry for p in parts}.values())
