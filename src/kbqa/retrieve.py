@@ -100,7 +100,8 @@ class Retriever:
         self.store = store or Store(settings)
         self._embedder = embedder
         self._keyword: bm25.KeywordIndex | None = None
-        self._keyword_dir: str | None = None
+        self._keyword_manifest: object = None  # the manifest object the keyword index was opened for
+        self._segments: dict[str, bm25.Segment] = {}
         self._keyword_lock = threading.Lock()
 
     @property
@@ -111,31 +112,44 @@ class Retriever:
 
     @property
     def keyword_index(self) -> bm25.KeywordIndex | None:
-        """The keyword index the manifest names (None for an empty index).
+        """The keyword index the manifest names, with the manifest's chunks live (None for an empty index).
 
-        An ingest in another process may commit a newer generation and delete this one between our
-        reading the manifest and opening the folder: then the manifest is read again. A folder that
-        stays missing is an error, never a silent fall-back to dense-only search.
+        Rebuilt (cheaply: segments stay open) whenever the manifest changes, since a committed removal
+        masks chunks without changing the segments. An ingest in another process may commit a newer
+        generation and delete a segment between our reading the manifest and opening it: then the
+        manifest is read again. A segment that stays missing is an error, never a silent fall-back to
+        dense-only search.
         """
         with self._keyword_lock:
             for _ in range(KEYWORD_OPEN_ATTEMPTS):
-                name = (self.store.manifest.data.get("bm25") or {}).get("dir")
-                if name == self._keyword_dir:
+                manifest = self.store.manifest
+                if manifest is self._keyword_manifest:
                     return self._keyword
-                if not name:
-                    if self.store.manifest.files:
+                state = manifest.data.get("bm25") or {}
+                if not state:
+                    if manifest.files:
                         break
-                    self._keyword, self._keyword_dir = None, None
+                    self._keyword, self._keyword_manifest = None, manifest
                     return None
                 try:
-                    self._keyword = bm25.load(Path(self.settings.data_dir), name)
+                    self._keyword = self._open_keyword(state, manifest)
                 except FileNotFoundError:
                     time.sleep(0.05)
                     self.store.reload_manifest()
                     continue
-                self._keyword_dir = name
+                self._keyword_manifest = manifest
                 return self._keyword
         raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
+
+    def _open_keyword(self, state: dict, manifest) -> bm25.KeywordIndex:  # noqa: ANN001
+        """The segment set `state` names as one index; segments already open are re-used."""
+        data_dir = Path(self.settings.data_dir)
+        live = {source: info["version"] for source, info in manifest.files.items()}
+        if "segments" not in state:
+            return bm25.load(data_dir, state, live)
+        opened = {name: self._segments.get(name) or bm25.Segment(data_dir / name) for name in state["segments"]}
+        self._segments = opened
+        return bm25.KeywordIndex(list(opened.values()), live)
 
     def search(
         self, query: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
@@ -179,12 +193,7 @@ class Retriever:
         index = self.keyword_index
         if index is None:
             return []
-        mask = None
-        if filters:
-            mask = np.fromiter((filters.matches(m) for m in index.meta), dtype=np.float32, count=len(index))
-            if not mask.any():
-                return []
-        return index.search(query, n, mask)
+        return index.search(query, n, filters.matches if filters else None)
 
     def as_llamaindex(self, k: int | None = None, filters: Filters | None = None):  # noqa: ANN201
         """This retriever as a llama-index BaseRetriever (for query engines and experiments)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from kbqa.schema import Chunk, Entry, IngestReport
 PARSER_VERSION = 1  # bump when loading, cleaning, parsing or chunking change what they produce
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
 STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
+KEYWORD_BATCH = 50_000  # chunks read back from Chroma and tokenized per keyword segment built (bounds memory)
+MERGE_SHARE = 0.25  # merge keyword segments when deltas and masked chunks exceed this share of the live chunks
+MAX_SEGMENTS = 8  # … or when there are more segments than this (each adds a pass per query term)
+RETIRED_KEEP_S = 600.0  # keyword segments replaced by a commit stay this long for readers still using them
 
 
 class Progress:
@@ -128,7 +133,7 @@ def ingest(
             report.chunks_removed += store.delete_dead()
         if legacy and store.drop_legacy_collection():
             _notice(report, progress, "moved the index to a collection of its own (older kbqa versions shared one)")
-        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
+        _update_keyword_index(store)
         report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
         store.end_write()
     report.seconds = time.perf_counter() - started
@@ -233,24 +238,67 @@ def _remove_source(store: Store, source: str, report: IngestReport) -> None:
     report.chunks_removed += len(ids)
 
 
-def _refresh_keyword_index(store: Store, force: bool) -> None:
-    """Rebuild the BM25 index when the live set changed (or a killed run left it behind).
+def _update_keyword_index(store: Store) -> None:
+    """Bring the keyword index up to date with the committed manifest, in time proportional to the change.
 
-    The previous generation is kept until the next rebuild: a reader that read the manifest just
-    before this commit can still open the folder it names.
+    The chunks of every committed (source, version) that no segment holds yet go into a new delta
+    segment; replaced and removed ones are masked by the manifest alone. When deltas and masked
+    chunks outgrow MERGE_SHARE of the index, or there are more than MAX_SEGMENTS, everything is
+    merged into one main segment. What to add is derived from the committed state, not from this
+    run, so a run killed before this step is caught up by the next one. Segments this commit retires
+    stay on disk for RETIRED_KEEP_S (and at least one more commit): a reader on another machine
+    sharing the folder may still be reading them.
     """
     manifest = store.manifest
-    generation = hashlib.sha1(
-        json.dumps(sorted((s, i.get("version")) for s, i in manifest.files.items())).encode()
-    ).hexdigest()
-    current = manifest.data.get("bm25") or {}
     data_dir = Path(store.settings.data_dir)
-    if not force and current.get("generation") == generation and bm25.exists(data_dir, current.get("dir")):
+    state = manifest.data.get("bm25") or {}
+    live = {source: info["version"] for source, info in manifest.files.items()}
+    names: list[str] = list(state.get("segments") or [])
+    avgdl: float | None = state.get("avgdl")
+    if not names or not bm25.exists(data_dir, names):  # none yet, written before segments, or lost: build anew
+        names, avgdl = [], None
+    segments = bm25.open_segments(data_dir, names)
+    uncovered = sorted({(s, v) for s, v in live.items()} - bm25.covered_pairs(segments))
+    for batch in _live_chunks_of(store, [s for s, _ in uncovered]):
+        name, measured = bm25.build(batch, data_dir, avgdl)
+        avgdl = avgdl if avgdl is not None else measured
+        names.append(name)
+        segments.append(bm25.Segment(data_dir / name))
+    if not segments:  # an empty index still has a (empty) main segment: "no segment" means "lost"
+        name, avgdl = bm25.build([], data_dir)
+        names, segments = [name], [bm25.Segment(data_dir / name)]
+    if _should_merge(segments, live):
+        name, avgdl = bm25.merge(segments, live, data_dir)
+        names, segments = [name], [bm25.Segment(data_dir / name)]
+    if names == state.get("segments"):
         return
-    name = bm25.build(list(store.iter_live()), data_dir)
-    manifest.data["bm25"] = {"dir": name, "generation": generation}
-    manifest.save()
-    bm25.remove_other_indexes(data_dir, keep={name, current.get("dir")})
+    now = time.time()
+    retired = {n: t for n, t in (state.get("retired") or {}).items() if now - t < RETIRED_KEEP_S and n not in names}
+    retired.update({n: now for n in (state.get("segments") or []) if n not in names})
+    if state.get("dir"):  # the single index of kbqa before segments
+        retired.setdefault(state["dir"], now)
+    manifest.data["bm25"] = {"segments": names, "avgdl": avgdl, "retired": retired}
+    manifest.save()  # the commit point of the keyword index
+    bm25.remove_other_indexes(data_dir, keep=[*names, *retired, *(state.get("segments") or [])])
+
+
+def _should_merge(segments: list[bm25.Segment], live: dict[str, str]) -> bool:
+    """Merge when deltas and masked chunks outweigh MERGE_SHARE of the live ones, or segments pile up."""
+    if len(segments) > MAX_SEGMENTS:
+        return True
+    n_live = sum(int(m.sum()) for m in bm25.live_masks(segments, live))
+    masked = sum(s.n_docs for s in segments) - n_live
+    deltas = sum(s.n_docs for s in segments[1:])
+    return len(segments) > MAX_SEGMENTS or masked + deltas > MERGE_SHARE * max(n_live, 1)
+
+
+def _live_chunks_of(store: Store, sources: list[str]) -> Iterator[list[Chunk]]:
+    """The committed chunks of `sources`, read back from Chroma in batches of KEYWORD_BATCH."""
+    ids = [cid for source in sources for cid in store.manifest.expected_ids(source)]
+    for start in range(0, len(ids), KEYWORD_BATCH):
+        batch = ids[start : start + KEYWORD_BATCH]
+        got = store.get(batch)
+        yield [got[cid][0] for cid in batch if cid in got]
 
 
 def _notice(report: IngestReport, progress: Progress, message: str) -> None:
