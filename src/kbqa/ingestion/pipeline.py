@@ -198,12 +198,14 @@ def _parse_file(
 
 
 def _index_group(store: Store, embedder, group: list[_Parsed], settings, report, progress) -> None:  # noqa: ANN001
-    """Embed and store a group of files in batches, then commit them one by one (commit → delete old).
+    """Embed and store a group of files in batches, then commit them together with their keyword segment
+    (one manifest save), then delete their old versions' chunks.
 
     Chunks already in Chroma under the same id (so the same content and settings: ids carry the
     file's version) were stored by an interrupted run and are kept, not embedded again; so a large
     file that was half-embedded when its ingest was killed resumes where it stopped, and memory
-    stays bounded by one batch.
+    stays bounded by one batch. Committing files and keyword segment at once means a committed file
+    is always keyword-searchable, even if the run dies right after.
     """
     chunks = [c for p in group for c in p.chunks]
     progress.embedding(len(chunks))
@@ -215,13 +217,15 @@ def _index_group(store: Store, embedder, group: list[_Parsed], settings, report,
         batch = todo[start : start + STORE_BATCH]
         vectors = embedder.embed([c.embed_text for c in batch], settings.embed_batch_size, on_batch=progress.embedded)
         store.upsert(batch, vectors)
+    old_ids = {parsed.source: set(store.ids_of_source(parsed.source)) for parsed in group}
     for parsed in group:
-        old_ids = set(store.ids_of_source(parsed.source))
         store.manifest.set_file(
             parsed.source, parsed.path, parsed.sha256, parsed.version, parsed.chunks, parsed.entries
         )
-        store.manifest.save()  # the commit point
-        stale = sorted(old_ids - {c.id for c in parsed.chunks})
+    _stage_keyword_index(store)
+    store.manifest.save()  # the commit point
+    for parsed in group:
+        stale = sorted(old_ids[parsed.source] - {c.id for c in parsed.chunks})
         store.delete(stale)
         report.files_indexed += 1
         report.chunks_added += len(parsed.chunks)
@@ -239,15 +243,26 @@ def _remove_source(store: Store, source: str, report: IngestReport) -> None:
 
 
 def _update_keyword_index(store: Store) -> None:
-    """Bring the keyword index up to date with the committed manifest, in time proportional to the change.
+    """Commit the keyword index if it is behind the manifest (removed files to merge away, an index
+    written before segments, lost segment folders), then delete segment folders no reader needs."""
+    if _stage_keyword_index(store):
+        store.manifest.save()
+    state = store.manifest.data.get("bm25") or {}
+    data_dir = Path(store.settings.data_dir)
+    bm25.remove_other_indexes(data_dir, keep=[*(state.get("segments") or []), *(state.get("retired") or {})])
 
-    The chunks of every committed (source, version) that no segment holds yet go into a new delta
-    segment; replaced and removed ones are masked by the manifest alone. When deltas and masked
-    chunks outgrow MERGE_SHARE of the index, or there are more than MAX_SEGMENTS, everything is
-    merged into one main segment. What to add is derived from the committed state, not from this
-    run, so a run killed before this step is caught up by the next one. Segments this commit retires
-    stay on disk for RETIRED_KEEP_S (and at least one more commit): a reader on another machine
-    sharing the folder may still be reading them.
+
+def _stage_keyword_index(store: Store) -> bool:
+    """Bring the manifest's keyword-index record up to date with its files, in time proportional to the
+    change (the caller saves the manifest: that commits both); True if it changed.
+
+    The chunks of every (source, version) in the manifest that no segment holds yet are read back from
+    Chroma into a new delta segment; replaced and removed ones are masked by the manifest alone. When
+    deltas and masked chunks outgrow MERGE_SHARE of the index, or there are more than MAX_SEGMENTS,
+    everything is merged into one main segment. What to add is derived from the manifest, not from
+    this run, so whatever an earlier run left behind is caught up too. Segments this retires stay on
+    disk for RETIRED_KEEP_S (and at least one more commit): a reader, maybe on another machine
+    sharing the folder, may still be using them.
     """
     manifest = store.manifest
     data_dir = Path(store.settings.data_dir)
@@ -271,15 +286,14 @@ def _update_keyword_index(store: Store) -> None:
         name, avgdl = bm25.merge(segments, live, data_dir)
         names, segments = [name], [bm25.Segment(data_dir / name)]
     if names == state.get("segments"):
-        return
+        return False
     now = time.time()
     retired = {n: t for n, t in (state.get("retired") or {}).items() if now - t < RETIRED_KEEP_S and n not in names}
     retired.update({n: now for n in (state.get("segments") or []) if n not in names})
     if state.get("dir"):  # the single index of kbqa before segments
         retired.setdefault(state["dir"], now)
     manifest.data["bm25"] = {"segments": names, "avgdl": avgdl, "retired": retired}
-    manifest.save()  # the commit point of the keyword index
-    bm25.remove_other_indexes(data_dir, keep=[*names, *retired, *(state.get("segments") or [])])
+    return True
 
 
 def _should_merge(segments: list[bm25.Segment], live: dict[str, str]) -> bool:
