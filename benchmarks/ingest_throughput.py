@@ -91,7 +91,7 @@ def main() -> int:
 
         exported = not onnx_path(cache).exists()
         started = time.perf_counter()
-        embedder = get_embedder(cache, settings.embed_threads)
+        embedder = get_embedder(settings)
         load_s = time.perf_counter() - started
         log(f"embedder loaded in {load_s:.1f} s{' (ONNX export included)' if exported else ''}")
 

@@ -65,7 +65,7 @@ def main() -> int:
     build_s = time.perf_counter() - started
     data_dir = Path(settings.data_dir)
     try:
-        embedder = get_embedder(Path(settings.model_cache_dir), settings.embed_threads)
+        embedder = get_embedder(settings)
         embedder.embed_one("warm up")
         rss_before = rss_mb()
 

@@ -201,7 +201,9 @@ class KnowledgeBase:
                 follow, asked = FollowUp(rewritten), rewritten
         fallback, hits = self._sentence_answer(asked, follow, k, filters)
         fallback.question, fallback.standalone_question = question, follow.standalone
-        yield from generate.stream_answer(follow.standalone, hits, fallback, client, Verifier(self.retriever.embedder))
+        yield from generate.stream_answer(
+            follow.standalone, hits, fallback, client, Verifier(self.retriever.sentence_embedder)
+        )
 
     def retrieve_for(self, follow: FollowUp, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         """Hits for a (resolved) question. A follow-up is answered from the entries the conversation
@@ -226,7 +228,7 @@ class KnowledgeBase:
         answer.entry_ids = list(dict.fromkeys(c.metadata.get("entry_id") for c in chunks if c.metadata.get("entry_id")))
 
     def answerer(self) -> Extractive:
-        return Extractive(self.settings, self.retriever.embedder, self.retriever.keyword_index)
+        return Extractive(self.settings, self.retriever.sentence_embedder, self.retriever.keyword_index)
 
     def _entries(self, filters: Filters | None):  # noqa: ANN202
         entries = self.store.manifest.entries()

@@ -20,7 +20,7 @@ import numpy as np
 from kbqa.config import Settings
 from kbqa.errors import StoreError, UsageError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import Embedder, get_embedder
+from kbqa.index.embed import BaseEmbedder, Embedder, get_embedder, local_embedder, model_name
 from kbqa.index.store import Store
 from kbqa.schema import Hit
 
@@ -95,7 +95,7 @@ class Filters:
 class Retriever:
     """Finds the chunks that best match a question, by meaning and by words."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, embedder: BaseEmbedder | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings)
         self._embedder = embedder
@@ -105,10 +105,18 @@ class Retriever:
         self._keyword_lock = threading.Lock()
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> BaseEmbedder:
+        """The model the index was built with: embeds the questions searched (an endpoint, or the local one)."""
         if self._embedder is None:
-            self._embedder = get_embedder(Path(self.settings.model_cache_dir), self.settings.embed_threads)
+            self._embedder = get_embedder(self.settings)
         return self._embedder
+
+    @property
+    def sentence_embedder(self) -> Embedder:
+        """The packaged MiniLM, always local: the answerers' sentence scores and thresholds were fit on it."""
+        if isinstance(self._embedder, Embedder):
+            return self._embedder
+        return local_embedder(self.settings)
 
     @property
     def keyword_index(self) -> bm25.KeywordIndex | None:
@@ -160,7 +168,10 @@ class Retriever:
         k = k or self.settings.k
         filters = filters or Filters()
         depth = max(4 * k, 20)
+        name = model_name(self.settings)
+        self.store.check_embedding(name)
         qvec = self.embedder.embed_one(query)
+        self.store.check_embedding(name, len(qvec))
         dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
         keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from kbqa.config import Settings, configure_offline
 from kbqa.errors import StoreError
+from kbqa.index.embed import DIM, MODEL_NAME, same_model
 from kbqa.index.manifest import MANIFEST_FORMAT, Manifest
 from kbqa.schema import Chunk
 
@@ -236,6 +237,31 @@ class Store:
             chunk = to_chunk(cid, text, meta)
             if self.is_live(chunk):
                 yield chunk
+
+    # ------------------------------------------------------------ the embedding model
+    def embedding(self) -> dict[str, Any] | None:
+        """The model and vector size this index holds vectors of (None while nothing was ever indexed)."""
+        record = self.manifest.data.get("embedding")
+        if record is None and self.manifest.files:
+            return {"model": MODEL_NAME, "dim": DIM}  # written before indexes recorded their model: the packaged one
+        return record
+
+    def check_embedding(self, model: str, dim: int | None = None) -> None:
+        """A one-line StoreError unless vectors of `model` (and `dim`, when known) belong in this index."""
+        record = self.embedding()
+        if record is None or (same_model(record["model"], model) and dim in (None, record["dim"])):
+            return
+        used = f"{model} ({dim}-d)" if dim else model
+        raise StoreError(
+            f"the index in {self.data_dir} holds vectors of {record['model']} ({record['dim']}-d), not of {used}; "
+            f"vectors of two models cannot be mixed: use another KBQA_DATA_DIR for {model}, or set KBQA_EMBED_URL "
+            f"and KBQA_EMBED_MODEL back to {record['model']}"
+        )
+
+    def record_embedding(self, model: str, dim: int) -> None:
+        """Note the index's model and vector size in the manifest (committed with the next save)."""
+        self.check_embedding(model, dim)
+        self.manifest.data["embedding"] = {"model": model, "dim": dim}
 
     # ------------------------------------------------------------ liveness
     def is_live(self, chunk: Chunk) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from kbqa.config import Settings
 from kbqa.errors import CorpusMissingError, DocumentError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import MODEL_NAME, get_embedder
+from kbqa.index.embed import get_embedder, model_name
 from kbqa.index.store import Store
 from kbqa.ingestion.chunking import chunk_parts
 from kbqa.ingestion.clean import clean
@@ -59,7 +59,7 @@ class _Parsed:
 def index_config(settings: Settings) -> dict:
     """Everything that changes what gets stored; a change re-indexes every file."""
     return {
-        "embed_model": MODEL_NAME,
+        "embed_model": model_name(settings),
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
         "parser_version": PARSER_VERSION,
@@ -80,6 +80,7 @@ def ingest(
     store = Store(settings)
     with store.writer_lock(wait=progress.waiting if wait else None):
         store.reload_manifest()
+        store.check_embedding(model_name(settings))  # before anything changes
         manifest = store.manifest
         legacy = bool(manifest.files) and manifest.collection is None
         store.count()  # an unreachable Chroma server fails here, before any work
@@ -116,7 +117,9 @@ def ingest(
                 continue
             todo.append((path, source, sha, version))
 
-        embedder = get_embedder(Path(settings.model_cache_dir), settings.embed_threads) if todo else None
+        embedder = get_embedder(settings) if todo else None
+        if embedder is not None:
+            store.record_embedding(model_name(settings), embedder.probe())
         group: list[_Parsed] = []
         for path, source, sha, version in todo:
             parsed = _parse_file(path, source, sha, version, settings, report, progress)
