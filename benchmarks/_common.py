@@ -238,9 +238,9 @@ def synthetic_index(n: int, per_source: int = 20, seed: int = 7, cache: Path | N
     import shutil
     import tempfile
 
-    from kbqa.config import Settings, configure_offline
+    from kbqa.config import Settings, offline
 
-    configure_offline()
+    offline()
     name = f"synthetic-{n}-p{per_source}-s{seed}-f{SYNTHETIC_FORMAT}"
     folder = (cache / name) if cache else Path(tempfile.mkdtemp(prefix="kbqa-bench-synthetic-"))
     settings = Settings(data_dir=folder / "data", corpus_dir=folder / "sources", chroma_url=None, llm=None)

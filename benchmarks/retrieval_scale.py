@@ -53,7 +53,7 @@ def main() -> int:
     p.add_argument("--no-cache", action="store_true", help="build a temporary index instead of the cached one")
     args = p.parse_args()
 
-    from kbqa.index.embed import Embedder, get_embedder
+    from kbqa.index.embed import Embedder, make_embedder
     from kbqa.index.keyword import KeywordIndex
     from kbqa.index.store import Store
     from kbqa.retrieve import Retriever
@@ -65,12 +65,12 @@ def main() -> int:
     build_s = time.perf_counter() - started
     data_dir = Path(settings.data_dir)
     try:
-        embedder = get_embedder(settings)
+        embedder = make_embedder(settings)
         embedder.embed_one("warm up")
         rss_before = rss_mb()
 
         # A fresh store and retriever, as a new process would have (the embedder stays loaded).
-        retriever = Retriever(settings, Store(settings))
+        retriever = Retriever(settings, Store(settings), lambda: embedder)
         timer = PhaseTimer()
         with timer.active():
             timer.wrap(Embedder, "embed_one", "query embedding")

@@ -12,7 +12,7 @@ import pytest
 
 from kbqa.api import KnowledgeBase
 from kbqa.errors import EmbeddingError, StoreError
-from kbqa.index.embed import local_embedder
+from kbqa.index.embed import make_embedder
 from kbqa.ingestion.pipeline import ingest
 from tests.chroma_fixtures import free_port
 from tests.fake_embed import FakeEmbeddings, Step
@@ -56,7 +56,7 @@ def test_ingest_through_an_endpoint_then_ask_with_the_local_model(settings_facto
     """A GPU box serving the same MiniLM builds the index; a laptop asks with the packaged model."""
     corpus = copy_corpus(tmp_path / "corpus", REAL_FILES)
     local = settings_factory(corpus_dir=corpus)
-    model = local_embedder(local)
+    model = make_embedder(local)
     with FakeEmbeddings(lambda texts: model.embed(texts), model="sentence-transformers/all-MiniLM-L6-v2") as fake:
         remote = endpoint(
             settings_factory, fake, corpus_dir=corpus, embed_model="sentence-transformers/all-MiniLM-L6-v2",

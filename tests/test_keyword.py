@@ -288,7 +288,7 @@ def test_an_index_written_before_segments_answers_and_the_next_ingest_converts_i
     hits = kb.retrieve("Lead Research Organisation University of Birmingham", k=3, mode="bm25")
     assert hits and hits[0].chunk.source == SRC_004
     filtered = kb.retrieve(
-        "Lead Research Organisation University of Birmingham", k=3, mode="bm25", where=[f"source={SRC_003}"]
+        "Lead Research Organisation University of Birmingham", k=3, mode="bm25", filters=[f"source={SRC_003}"]
     )
     assert filtered and all(h.chunk.source == SRC_003 for h in filtered)
     report = ingest(settings)

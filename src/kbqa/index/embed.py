@@ -30,7 +30,7 @@ from kbqa.errors import StoreError, UsageError
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256  # the model's max_seq_length; longer texts are truncated, as sentence-transformers does
-CACHE_SIZE = 20_000  # embeddings kept for re-use (~30 MB)
+CACHE_SIZE = 20_000  # sentence embeddings kept for re-use across questions (~30 MB)
 PRECISIONS = ("fp32", "int8")
 
 
@@ -152,7 +152,8 @@ class BaseEmbedder:
     dim: int = DIM
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one inference at a time: ONNX Runtime already uses every core
+        self._cache_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(
@@ -176,17 +177,18 @@ class BaseEmbedder:
 
         Small batches: these texts are short and vary in length, so padding dominates big batches.
         """
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            for text, vec in zip(missing, self.embed(missing, batch_size)):
-                self._cache[text] = vec
-        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            for t in texts:
-                self._cache.move_to_end(t)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:  # embedded outside the cache's lock: other threads' cached texts need not wait
+            known.update(zip(missing, self.embed(missing, batch_size)))
+        with self._cache_lock:
+            for text in texts:
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return out
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
 
 
 class Embedder(BaseEmbedder):
@@ -231,26 +233,11 @@ class Embedder(BaseEmbedder):
             return self._session.run(None, feeds)[0]
 
 
-_shared: dict[tuple, Embedder] = {}
-_shared_lock = threading.Lock()
-
-
-def local_embedder(settings: Settings) -> Embedder:
-    """The packaged MiniLM, one per process and precision (loading the graph takes ~0.3 s)."""
-    key = ("local", str(settings.model_cache_dir), settings.embed_threads, settings.embed_precision)
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = Embedder(Path(settings.model_cache_dir), settings.embed_threads, settings.embed_precision)
-        return _shared[key]
-
-
-def get_embedder(settings: Settings) -> BaseEmbedder:
-    """The embedder that builds and queries the index: the endpoint at KBQA_EMBED_URL if set, else local.
-
-    Endpoint clients are cheap and not shared: what they learnt (the vector size) belongs to one server.
-    """
+def make_embedder(settings: Settings) -> BaseEmbedder:
+    """The model that builds and searches the index: the endpoint at KBQA_EMBED_URL if set, else the
+    packaged MiniLM at KBQA_EMBED_PRECISION (loading it takes ~0.3 s: the knowledge base keeps one)."""
     if not settings.embed_url:
-        return local_embedder(settings)
+        return Embedder(Path(settings.model_cache_dir), settings.embed_threads, settings.embed_precision)
     from kbqa.index.embed_endpoint import EndpointEmbedder
 
     return EndpointEmbedder(settings)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kbqa.config import Settings, configure_offline
+from kbqa.config import Settings
 from kbqa.errors import StoreError
 from kbqa.index.embed import DIM, MODEL_NAME, same_model
 from kbqa.index.manifest import MANIFEST_FORMAT, Manifest
@@ -79,7 +79,6 @@ class Store:
         return self._client
 
     def _open_client(self):  # noqa: ANN202
-        configure_offline()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
