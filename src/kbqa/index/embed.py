@@ -8,8 +8,9 @@ what keeps a cold `kbqa ask` fast. The export matches sentence-transformers'
 output to cosine 0.99999 (tested).
 
 `precision="int8"` runs a copy of the graph with its weights quantized to int8 per output channel
-(ONNX Runtime's dynamic quantization, made once beside the fp32 export). It is the same model: its
-vectors agree with fp32's to cosine ~0.99, so an index may hold vectors of both (see README "Choices").
+(ONNX Runtime's dynamic quantization, made once beside the fp32 export): about twice as fast on CPU.
+It is the same model (vectors agree with fp32's to cosine ~0.99), so documents embedded in int8 are
+searched with fp32 questions (see `make_embedder` and README "Choices").
 """
 
 from __future__ import annotations
@@ -233,11 +234,14 @@ class Embedder(BaseEmbedder):
             return self._session.run(None, feeds)[0]
 
 
-def make_embedder(settings: Settings) -> BaseEmbedder:
-    """The model that builds and searches the index: the endpoint at KBQA_EMBED_URL if set, else the
-    packaged MiniLM at KBQA_EMBED_PRECISION (loading it takes ~0.3 s: the knowledge base keeps one)."""
+def make_embedder(settings: Settings, documents: bool = False) -> BaseEmbedder:
+    """The model of the index: the endpoint at KBQA_EMBED_URL if set, else the packaged MiniLM (loading it
+    takes ~0.3 s: the knowledge base keeps one). Locally, `documents` (ingest) run at KBQA_EMBED_PRECISION;
+    questions and answer sentences always in fp32: int8 there cost answer accuracy, int8 documents did
+    not (README "Choices")."""
     if not settings.embed_url:
-        return Embedder(Path(settings.model_cache_dir), settings.embed_threads, settings.embed_precision)
+        precision = settings.embed_precision if documents else "fp32"
+        return Embedder(Path(settings.model_cache_dir), settings.embed_threads, precision)
     from kbqa.index.embed_endpoint import EndpointEmbedder
 
     return EndpointEmbedder(settings)

@@ -124,7 +124,7 @@ def ingest(
 
         model = None
         if todo:
-            model = embedder() if embedder else make_embedder(settings)
+            model = embedder() if embedder else make_embedder(settings, documents=True)
             store.record_embedding(model_name(settings), model.probe())
         group: list[_Parsed] = []
         for path, source, sha, version in todo:
