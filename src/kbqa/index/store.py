@@ -171,17 +171,17 @@ class Store:
         return self._op(lambda col: col.count())
 
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
-        """Live chunks by id (dead or missing ids are left out)."""
-        if not ids:
-            return {}
+        """Live chunks by id (dead or missing ids are left out); asked for in batches Chroma accepts."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        got = self._op(lambda col: col.get(ids=list(ids), include=include))
-        vectors = got.get("embeddings") if with_vectors else None
         out = {}
-        for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
-            chunk = to_chunk(cid, text, meta)
-            if self.is_live(chunk):
-                out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
+        for start in range(0, len(ids), _CHROMA_BATCH):
+            batch = list(ids[start : start + _CHROMA_BATCH])
+            got = self._op(lambda col, batch=batch: col.get(ids=batch, include=include))
+            vectors = got.get("embeddings") if with_vectors else None
+            for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
+                chunk = to_chunk(cid, text, meta)
+                if self.is_live(chunk):
+                    out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
         return out
 
     def chunks_of_entries(self, entry_ids: list[str], limit: int = 24) -> list[Chunk]:

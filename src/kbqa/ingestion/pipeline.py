@@ -84,7 +84,7 @@ def ingest(
     report = IngestReport()
     store = Store(settings)
     with store.writer_lock(wait=progress.waiting if wait else None):
-        store.reload_manifest()
+        store.sync()  # another writer may have committed before we got the lock
         store.check_embedding(model_name(settings))  # before anything changes
         manifest = store.manifest
         legacy = bool(manifest.files) and manifest.collection is None
@@ -249,7 +249,7 @@ def remove(settings: Settings, source: str) -> IngestReport:
     report = IngestReport()
     store = Store(settings)
     with store.writer_lock():
-        store.reload_manifest()
+        store.sync()
         store.begin_write()
         if source in store.manifest.files:
             _remove_source(store, source, report)
@@ -261,7 +261,7 @@ def remove(settings: Settings, source: str) -> IngestReport:
 
 
 def _remove_source(store: Store, source: str, report: IngestReport) -> None:
-    store.manifest.files.pop(source)
+    store.manifest.remove_file(source)
     store.manifest.save()
     ids = store.ids_of_source(source)
     store.delete(ids)
