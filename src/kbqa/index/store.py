@@ -14,6 +14,7 @@ second time into a `_node_content` field.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -329,11 +330,12 @@ class Store:
         return True
 
     def reload_manifest(self) -> None:
+        stamp = _stamp(self.manifest.path)  # before reading: a commit in between only costs one more reload
         self.manifest = Manifest(self.manifest.path)
-        self._manifest_stamp = _stamp(self.manifest.path)
+        self._manifest_stamp = stamp
 
     def sync(self) -> None:
-        """Pick up an ingest made by another process since the manifest was read (one stat call)."""
+        """Pick up an ingest made by another process since the manifest was read (one open and fstat)."""
         if _stamp(self.manifest.path) != self._manifest_stamp:
             self.reload_manifest()
 
@@ -420,12 +422,19 @@ def new_collection_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Which manifest file is there now. Opened rather than stat'ed: on NFS, opening revalidates cached
+    attributes (close-to-open consistency), so a commit made on another machine is seen at once.
+    A commit replaces the file, so its inode changes even when size and time happen to match."""
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def to_chunk(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
