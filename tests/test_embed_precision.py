@@ -51,3 +51,14 @@ def test_ingest_embeds_documents_at_the_chosen_precision_and_questions_in_fp32(
 def test_an_unknown_precision_is_a_one_line_usage_error(model_cache):
     with pytest.raises(UsageError, match="KBQA_EMBED_PRECISION='int4': use one of fp32, int8"):
         Embedder(model_cache, precision="int4")
+
+
+def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(models):
+    """Dynamic quantization would scale a batch together; kbqa embeds int8 texts one by one instead."""
+    _, int8 = models
+    texts = [c.embed_text for c in corpus_chunks()][:24]
+    together = int8.embed(texts, batch_size=24)
+    reversed_in_pairs = int8.embed(texts[::-1], batch_size=2)[::-1]
+    alone = np.stack([int8.embed([t])[0] for t in texts[:4]])
+    assert np.array_equal(together, reversed_in_pairs)
+    assert np.array_equal(together[:4], alone)

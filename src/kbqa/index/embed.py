@@ -226,7 +226,16 @@ class Embedder(BaseEmbedder):
         return out
 
     def _run(self, batch: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch([t or " " for t in batch])
+        texts = [t or " " for t in batch]
+        if self.precision == "int8":
+            # Dynamic quantization scales activations by their range over everything in one call (padding
+            # included), so in a batch a text's vector would depend on its neighbours (up to 0.02 per
+            # component): one unpadded text per call keeps vectors reproducible, and is no slower for int8
+            # here (benchmarks/embed_speed.py).
+            return np.concatenate([self._infer([self._tokenizer.encode(t)]) for t in texts])
+        return self._infer(self._tokenizer.encode_batch(texts))
+
+    def _infer(self, encodings: list) -> np.ndarray:  # noqa: ANN401 - tokenizers.Encoding
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
