@@ -333,18 +333,20 @@ class KeywordIndex:
         tokens = tokenize([query])
         if n <= 0 or not self.n_live or not tokens or not tokens[0]:
             return []
-        weights = {t: self.idf(t) for t in dict.fromkeys(tokens[0])}
+        weights = {t: w for t in dict.fromkeys(tokens[0]) if (w := self.idf(t)) > 0}
         found: list[tuple[float, int, int]] = []  # (score, segment, doc)
-        for s, (seg, alive) in enumerate(zip(self.segments, self._alive)):
-            scores = np.zeros(seg.n_docs, dtype=np.float32)
-            for term, weight in weights.items():
-                hit = seg.postings(term) if weight > 0 else None
-                if hit is not None:
-                    scores[hit[0]] += np.float32(weight) * hit[1]  # a term's docs are distinct: plain += is right
-            scores[~alive] = 0
+        for s, (seg, alive, masked) in enumerate(zip(self.segments, self._alive, self._masked)):
+            hits = [(h, np.float32(w)) for t, w in weights.items() if (h := seg.postings(t)) is not None]
+            if not hits:
+                continue
+            # one pass over all the query terms' postings (docs repeat across terms, so bincount adds them up)
+            docs = np.concatenate([h[0] for h, _ in hits])
+            scores = np.bincount(docs, weights=np.concatenate([h[1] * w for h, w in hits]), minlength=seg.n_docs)
+            if masked:
+                scores[~alive] = 0
             if keep is not None:
                 scores *= np.fromiter((keep(m) for m in seg.meta), dtype=bool, count=seg.n_docs)
-            top = np.flatnonzero(scores) if np.count_nonzero(scores) <= n else np.argpartition(-scores, n)[:n]
+            top = np.argpartition(scores, -n)[-n:] if seg.n_docs > n else np.arange(seg.n_docs)
             found += [(float(scores[d]), s, int(d)) for d in top if scores[d] > 0]
         found.sort(key=lambda x: -x[0])
         return [(self.segments[s].id_of(d), score) for score, s, d in found[:n]]
