@@ -11,6 +11,8 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # set before gradio is imported: it would call home
 
+import shutil  # noqa: E402
+import sys  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -21,6 +23,7 @@ import kbqa  # noqa: E402
 from kbqa.config import Settings  # noqa: E402
 from kbqa.errors import KBQAError, UsageError  # noqa: E402
 from ui import render  # noqa: E402
+from ui.auth import parse_auth  # noqa: E402
 from ui.handlers import EXTRACTIVE, Handlers  # noqa: E402
 from ui.indexing import IndexStatus, IngestProgress  # noqa: E402
 from ui.session import Session, filter_dict  # noqa: E402
@@ -32,6 +35,9 @@ PLACEHOLDER = (
     "Every sentence of an answer cites the passage it comes from as [1], [2] …; click a number to read the "
     "passage, with the sentence highlighted, beside the chat."
 )
+# Choices filled from the index after the page loads: Gradio checks values against the choices it was built with,
+# so these accept any value (removing an unknown file is a UsageError; a filter value nothing has matches nothing).
+_open: dict[str, Any] = {"allow_custom_value": True}
 QUEUE_MAX = 64  # events waiting at once, across users; more are refused with "queue full" rather than piling up
 
 
@@ -52,12 +58,12 @@ def build(handlers: Handlers) -> gr.Blocks:
     """The app's layout and events."""
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
         p = _Parts()
-        p.c["session"] = gr.State(None)
+        p.c["session"] = gr.State(None, delete_callback=handlers.forget)  # tab closed: its export file goes
         gr.HTML(
             "<h1>kbqa</h1><p>cited answers from the co-production research knowledge base</p>",
             elem_id="kbqa-header",
         )
-        p.c["status"] = gr.HTML(elem_id="kbqa-status-line")
+        p.c["status"] = gr.HTML(label="Index status", elem_id="kbqa-status-line", visible=False)
         p.c["timer"] = gr.Timer(1.0, active=False)
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"), gr.Row(equal_height=False):
@@ -66,6 +72,7 @@ def build(handlers: Handlers) -> gr.Blocks:
                 with gr.Column(scale=2, min_width=300):
                     p.c["panel"] = gr.HTML(
                         render.EMPTY_PANEL,
+                        label="Sources",
                         js_on_load=(STATIC / "panel.js").read_text(encoding="utf-8"),
                         elem_id="kbqa-sources",
                         padding=True,
@@ -105,7 +112,7 @@ def _chat_column(p: _Parts, handlers: Handlers) -> None:
         stop_btn=True,
         autofocus=True,
     )
-    p.c["active"] = gr.HTML(elem_id="kbqa-active-filters")
+    p.c["active"] = gr.HTML(label="Active filters", elem_id="kbqa-active-filters")
     with gr.Row():
         p.c["new_btn"] = gr.Button("New conversation", size="sm", elem_id="kbqa-new")
         p.c["export_btn"] = gr.DownloadButton(
@@ -113,7 +120,7 @@ def _chat_column(p: _Parts, handlers: Handlers) -> None:
         )
     with gr.Group(visible=False, elem_id="kbqa-feedback") as box:
         p.c["fb_box"] = box
-        p.c["fb_title"] = gr.Markdown()
+        p.c["fb_title"] = gr.Markdown(label="Feedback")
         p.c["fb_rating"] = gr.Radio([("Helpful", "up"), ("Not helpful", "down")], label="Your rating", value="up")
         p.c["fb_comment"] = gr.Textbox(
             label="Comment (optional)",
@@ -124,12 +131,20 @@ def _chat_column(p: _Parts, handlers: Handlers) -> None:
         p.c["fb_turn"] = gr.Number(visible=False, precision=0)
     with gr.Accordion("Filters", open=False, elem_id="kbqa-filters"):
         with gr.Row():
-            p.c["source_dd"] = gr.Dropdown(label="Source file", choices=[], value=None)
-            p.c["keyword_dd"] = gr.Dropdown(label="Keyword", choices=[], value=None)
+            p.c["source_dd"] = gr.Dropdown(
+                label="Source file", choices=_any([]), value="", elem_id="kbqa-f-source", **_open
+            )
+            p.c["keyword_dd"] = gr.Dropdown(
+                label="Keyword", choices=_any([]), value="", elem_id="kbqa-f-keyword", **_open
+            )
         with gr.Row():
-            p.c["contributor_dd"] = gr.Dropdown(label="Contributor", choices=[], value=None)
-            p.c["year_from"] = gr.Number(label="From year", precision=0, value=None)
-            p.c["year_to"] = gr.Number(label="To year", precision=0, value=None)
+            p.c["contributor_dd"] = gr.Dropdown(
+                label="Contributor", choices=_any([]), value="", elem_id="kbqa-f-contributor", **_open
+            )
+            p.c["year_from"] = gr.Dropdown(
+                label="From year", choices=_any([]), value="", elem_id="kbqa-f-from", **_open
+            )
+            p.c["year_to"] = gr.Dropdown(label="To year", choices=_any([]), value="", elem_id="kbqa-f-to", **_open)
         p.c["clear_btn"] = gr.Button("Clear filters", size="sm")
     with gr.Accordion("Advanced", open=False, elem_id="kbqa-advanced"):
         p.c["mode"] = gr.Dropdown(label="Answer mode", choices=handlers.mode_choices(), value=_default_mode(settings))
@@ -157,20 +172,22 @@ def _documents_tab(p: _Parts, settings: Settings) -> None:
         height=150,
     )
     p.c["add_btn"] = gr.Button("Add to the knowledge base", variant="primary", elem_id="kbqa-add")
-    p.c["upload_result"] = gr.HTML(elem_id="kbqa-upload-result")
+    p.c["upload_result"] = gr.HTML(label="Upload result", elem_id="kbqa-upload-result")
     gr.Markdown("### Indexed files")
-    p.c["table"] = gr.HTML(elem_id="kbqa-sources-table")
+    p.c["table"] = gr.HTML(label="Indexed files", elem_id="kbqa-sources-table")
     with gr.Row():
-        p.c["remove_dd"] = gr.Dropdown(label="File to remove", choices=[], value=None, elem_id="kbqa-remove-choice")
+        p.c["remove_dd"] = gr.Dropdown(
+            label="File to remove", choices=[], value=None, elem_id="kbqa-remove-choice", **_open
+        )
         p.c["remove_btn"] = gr.Button("Remove from the index", variant="stop", elem_id="kbqa-remove")
-    p.c["remove_result"] = gr.HTML(elem_id="kbqa-remove-result")
+    p.c["remove_result"] = gr.HTML(label="Remove result", elem_id="kbqa-remove-result")
 
 
 def _wire(p: _Parts, ui: _Events, demo: gr.Blocks, settings: Settings) -> None:
     """Events → handlers. Answers share a concurrency group sized by the settings; indexing runs one at a time
     in its own group, so an upload never holds up questions; clicks on sources are not queued behind answers."""
     filters = [p.source_dd, p.keyword_dd, p.contributor_dd, p.year_from, p.year_to]
-    choice_outputs = [p.source_dd, p.keyword_dd, p.contributor_dd, p.table, p.remove_dd]
+    choice_outputs = [p.source_dd, p.keyword_dd, p.contributor_dd, p.year_from, p.year_to, p.table, p.remove_dd]
     ask_inputs = [p.question, p.session, p.mode, p.k, p.threshold, *filters]
     ask_outputs = [p.chat, p.session, p.panel, p.question, p.export_btn, p.fb_box]
     ask_options: dict[str, Any] = {
@@ -205,7 +222,7 @@ def _wire(p: _Parts, ui: _Events, demo: gr.Blocks, settings: Settings) -> None:
 
     for f in filters:
         f.change(ui.describe_filters, filters, p.active, api_visibility="private", **quick)
-    p.clear_btn.click(lambda: [None] * 5, None, filters, api_visibility="private", **quick)
+    p.clear_btn.click(lambda: [""] * 5, None, filters, api_visibility="private", **quick)
 
     index_options: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
     p.add_btn.click(
@@ -234,14 +251,14 @@ class _Events:
         self,
         question: str,
         session: Session | None,
-        mode: str | None,
-        k: float | None,
-        threshold: float | None,
-        source: str | None,
-        keyword: str | None,
-        contributor: str | None,
-        year_from: float | None,
-        year_to: float | None,
+        mode: str | None = None,
+        k: float | None = None,
+        threshold: float | None = None,
+        source: str | None = None,
+        keyword: str | None = None,
+        contributor: str | None = None,
+        year_from: str | None = None,
+        year_to: str | None = None,
     ):  # noqa: ANN201 - a generator of component updates
         """Answer a question in this session's conversation, streaming the answer into the chat."""
         session = self.h.session(session)
@@ -302,7 +319,9 @@ class _Events:
         message = self.h.rate(session, turn, rating)
         return gr.Group(visible=True), f"{message} Add a comment if you like:", rating, turn, ""
 
-    def send_feedback(self, session: Session | None, turn: float | None, rating: str, comment: str) -> str:
+    def send_feedback(
+        self, session: Session | None, turn: float | None, rating: str, comment: str | None = None
+    ) -> str:
         """Rate answer `turn` (0-based) of this session "up" or "down", with an optional comment."""
         if session is None or turn is None:
             raise _error("There is no answer to give feedback on yet.")
@@ -330,10 +349,13 @@ class _Events:
     def _choices(self) -> list[Any]:
         c = self.h.choices()
         rows = self.h.source_rows()
+        years = [str(y) for y in range(c.year_min, c.year_max + 1)] if c.year_min and c.year_max else []
         return [
-            gr.Dropdown(choices=c.sources),
-            gr.Dropdown(choices=c.keywords),
-            gr.Dropdown(choices=c.contributors),
+            gr.Dropdown(choices=_any(c.sources)),
+            gr.Dropdown(choices=_any(c.keywords)),
+            gr.Dropdown(choices=_any(c.contributors)),
+            gr.Dropdown(choices=_any(years)),
+            gr.Dropdown(choices=_any(years)),
             render.sources_table_html(rows),
             gr.Dropdown(choices=[r.source for r in rows]),
         ]
@@ -342,8 +364,8 @@ class _Events:
         """Page load: the index status, and the filter choices and file list once the index is ready."""
         status = self.h.status
         if status is not None and not status.ready.is_set():
-            return [_line(status.describe()), gr.Timer(active=True), *([gr.skip()] * 5)]
-        return [_line(status.describe() if status else ""), gr.Timer(active=False), *self._choices()]
+            return [_status(status.describe()), gr.Timer(active=True), *([gr.skip()] * 7)]
+        return [_status(status.describe() if status else ""), gr.Timer(active=False), *self._choices()]
 
     def add_documents(self, paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008
         """Upload documents into the knowledge base (each file's result is listed)."""
@@ -365,6 +387,16 @@ class _Events:
         return [_line(message), *self._choices()]
 
 
+def _any(values: list[str]) -> list[tuple[str, str]]:
+    """Filter choices: "Any" (no filter) first."""
+    return [("Any", ""), *((v, v) for v in values)]
+
+
+def _status(text: str) -> Any:
+    """The index status line: shown only while there is something to say."""
+    return gr.HTML(value=_line(text), visible=bool(text))
+
+
 def _line(text: str) -> str:
     return f"<p>{render.esc(text)}</p>" if text else ""
 
@@ -376,19 +408,6 @@ def _error(message: str) -> gr.Error:
 
 def _default_mode(settings: Settings) -> str:
     return settings.llm or EXTRACTIVE
-
-
-def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """ "user:pass[,user2:pass2]" → [(user, pass), …]; UsageError names a malformed pair."""
-    if not value:
-        return None
-    pairs = []
-    for item in value.split(","):
-        user, sep, password = item.strip().partition(":")
-        if not sep or not user or not password:
-            raise UsageError(f"--auth {item.strip()!r}: expected USER:PASSWORD")
-        pairs.append((user, password))
-    return pairs
 
 
 def create(settings: Settings) -> tuple[gr.Blocks, Handlers]:
@@ -412,14 +431,19 @@ def launch_options(settings: Settings, share: bool = False) -> dict[str, Any]:
         "share": share,
         "css": (STATIC / "kbqa.css").read_text(encoding="utf-8"),
         # Gradio's own cap is a guard against huge uploads; the per-file limit with its clear message is ours
-        "max_file_size": f"{4 * settings.upload_max_mb:g}mb",
-        "show_error": True,
+        "max_file_size": int(4 * settings.upload_max_mb * 1_000_000),
+        "show_error": False,  # Gradio would render a bug's message as HTML; our own errors are escaped gr.Errors
         "footer_links": ["api", "settings"],
     }
 
 
 def serve(settings: Settings, share: bool = False) -> int:
     """`kbqa ui`: serve the app until interrupted."""
-    demo, _ = create(settings)
-    demo.launch(**launch_options(settings, share))
+    if settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_auth:
+        print(f"kbqa ui: warning: serving on {settings.ui_host} without a login (--auth USER:PASS)", file=sys.stderr)
+    demo, handlers = create(settings)
+    try:
+        demo.launch(**launch_options(settings, share))
+    finally:
+        shutil.rmtree(handlers.exports, ignore_errors=True)
     return 0

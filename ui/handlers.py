@@ -8,6 +8,7 @@ return plain values so they can be tested without a browser.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -83,8 +84,8 @@ class Handlers:
         source: str | None,
         keyword: str | None,
         contributor: str | None,
-        year_from: float | None,
-        year_to: float | None,
+        year_from: str | float | None,
+        year_to: str | float | None,
     ) -> AskOptions:
         """The form's values as ask options; UsageError names a bad field."""
         known = {value for _, value in self.mode_choices()}
@@ -220,6 +221,11 @@ class Handlers:
         self.feedback.unrate(session.id, int(turn))
         session.rated.pop(int(turn), None)
 
+    def forget(self, session: Session | None) -> None:
+        """A session ended (its tab was closed): delete its export file."""
+        if session is not None:
+            shutil.rmtree(self.exports / session.id, ignore_errors=True)
+
     def export(self, session: Session) -> str | None:
         """The conversation as a Markdown file (rewritten after each answer), for the download button."""
         if not session.turns:
@@ -260,11 +266,11 @@ class Handlers:
             try:
                 name = uploads.safe_name(original)
                 if name in stored:
-                    raise uploads.UploadError(f"{name}: uploaded twice in this batch")
+                    raise uploads.UploadError(name, "uploaded twice in this batch")
                 uploads.check_file(Path(path), name, self.settings)
                 stored[name] = uploads.store(Path(path), name, folder)
             except uploads.UploadError as exc:
-                report.files.append(uploads.FileResult(str(original), False, str(exc)))
+                report.files.append(uploads.FileResult(str(original), False, exc.reason))
         if not stored:
             report.summary = "Nothing was indexed."
             return report
@@ -297,14 +303,13 @@ class Handlers:
             raise UsageError("choose a file to remove")
         info = next((s for s in self.kb.sources() if s.source == source), None)
         report = self.kb.remove(source)
+        passages = _count(report.chunks_removed, "passage")
         if info is not None and uploads.is_upload(info.path, self.settings):
             Path(info.path).unlink(missing_ok=True)
-            return (
-                f"Removed {source}: {report.chunks_removed} passages left the index, and the uploaded copy was deleted."
-            )
+            return f"Removed {source}: {passages} left the index, and the uploaded copy was deleted."
         return (
-            f"Removed {source} from the index ({report.chunks_removed} passages). The file is still in the corpus "
-            "folder: the next `kbqa ingest` adds it back."
+            f"Removed {source} from the index ({passages}). The file is still in the corpus folder: "
+            "the next `kbqa ingest` adds it back."
         )
 
 
@@ -317,10 +322,14 @@ def _msg(role: str, content: str) -> dict[str, Any]:
     return {"role": role, "content": content}
 
 
-def _year(value: float | None, field: str) -> int | None:
-    if value is None or value == "":
+def _year(value: str | float | None, field: str) -> int | None:
+    """A year from the form ("" or None: no limit)."""
+    if value is None or str(value).strip() == "":
         return None
-    year = int(value)
+    try:
+        year = int(float(value))
+    except ValueError:
+        raise UsageError(f"{field} {value!r}: not a year") from None
     if not 1000 <= year <= 2999:
-        raise UsageError(f"{field} {value}: not a year")
+        raise UsageError(f"{field} {value!r}: not a year")
     return year

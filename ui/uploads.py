@@ -23,6 +23,10 @@ _UNSAFE = re.compile(r"[^\w.\- ()]+")
 class UploadError(ValueError):
     """An uploaded file that is refused (its name, type or size); the message names the file."""
 
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name, self.reason = name, reason
+
 
 @dataclass
 class FileResult:
@@ -53,7 +57,7 @@ def safe_name(name: str) -> str:
     base = unicodedata.normalize("NFC", "".join(ch for ch in base if ch.isprintable())).strip()
     base = _UNSAFE.sub("_", base)
     if not base or base.startswith(".") or set(base) <= {".", "_", " "}:
-        raise UploadError(f"{name!r}: not a usable file name")
+        raise UploadError(repr(name), "not a usable file name")
     if len(base) > MAX_NAME_CHARS:
         stem, suffix = Path(base).stem, Path(base).suffix
         base = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
@@ -66,15 +70,15 @@ def check_file(path: Path, name: str, settings: Settings) -> None:
     allowed = [t.lower() for t in settings.upload_types]
     if suffix not in allowed:
         raise UploadError(
-            f"{name}: file type {suffix or '(none)'} is not accepted; upload {', '.join(allowed)} (KBQA_UPLOAD_TYPES)"
+            name, f"file type {suffix or '(none)'} is not accepted; upload {', '.join(allowed)} (KBQA_UPLOAD_TYPES)"
         )
     size = path.stat().st_size
     if size > settings.upload_max_mb * 1_000_000:
         raise UploadError(
-            f"{name}: {size / 1e6:.1f} MB is over the {settings.upload_max_mb:g} MB limit per file (KBQA_UPLOAD_MAX_MB)"
+            name, f"{size / 1e6:.1f} MB is over the {settings.upload_max_mb:g} MB limit per file (KBQA_UPLOAD_MAX_MB)"
         )
     if size == 0:
-        raise UploadError(f"{name}: the file is empty")
+        raise UploadError(name, "the file is empty")
 
 
 def store(path: Path, name: str, folder: Path) -> Path:
@@ -82,7 +86,7 @@ def store(path: Path, name: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = (folder / name).resolve()
     if target.parent != folder.resolve():  # safe_name() makes this impossible; checked anyway
-        raise UploadError(f"{name}: not a usable file name")
+        raise UploadError(name, "not a usable file name")
     shutil.copyfile(path, target)
     return target
 
