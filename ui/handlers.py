@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,14 @@ class ChatUpdate:
     panel: str | None = None
     export: str | None = None
     done: bool = False
+
+
+@dataclass
+class _Shown:
+    """What an answer being streamed shows so far."""
+
+    text: str = ""
+    note: str | None = None
 
 
 @dataclass
@@ -121,39 +129,38 @@ class Handlers:
             session.messages = [*messages, _msg("assistant", render.error_html(self.status.describe()))]
             yield ChatUpdate(session.messages, done=True)
             return
-        turn, started, text, note = len(session.turns), time.perf_counter(), "", None
-        answer: Answer | None = None
+        turn, started, shown = len(session.turns), time.perf_counter(), _Shown()
         try:
-            stream = session.conversation.ask_stream(
-                question,
-                k=options.k,
-                filters=options.filters,
-                llm=options.llm,
-                abstain_threshold=options.abstain_threshold,
-            )
-            for event in stream:
-                if isinstance(event, kbqa.TextDelta):
-                    text += event.text
-                elif isinstance(event, kbqa.Reset):
-                    text, note = "", f"The LLM's answer was interrupted ({event.reason}); trying again…"
-                elif isinstance(event, kbqa.Final):
-                    answer = event.answer
-                    break
-                yield ChatUpdate([*messages, _msg("assistant", render.partial_html(text, note))])
-            if answer is None:
-                answer = stream.answer
+            answer = yield from self._stream(session, question, options, messages, shown)
         except KBQAError as exc:
             session.messages = [*messages, _msg("assistant", render.error_html(str(exc)))]
             yield ChatUpdate(session.messages, done=True)
             return
         except GeneratorExit:  # the user pressed stop or left: keep what was shown, marked
-            session.messages = [*messages, _msg("assistant", render.partial_html(text, "Stopped."))]
+            session.messages = [*messages, _msg("assistant", render.partial_html(shown.text, "Stopped."))]
             raise
         seconds = time.perf_counter() - started
         session.turns.append(Turn(question, answer, options, seconds))
         session.messages = [*messages, _msg("assistant", render.answer_html(answer, turn, seconds))]
         session.message_turn[len(session.messages) - 1] = turn
         yield ChatUpdate(session.messages, self.panel(session, turn), self.export(session), done=True)
+
+    def _stream(
+        self, session: Session, question: str, options: AskOptions, messages: list[dict[str, Any]], shown: _Shown
+    ) -> Generator[ChatUpdate, None, Answer]:
+        """The answer's events as chat updates (text so far, or a retry note); returns the final Answer."""
+        stream = session.conversation.ask_stream(
+            question, k=options.k, filters=options.filters, llm=options.llm, abstain_threshold=options.abstain_threshold
+        )
+        for event in stream:  # read to the end: the conversation records the turn when the stream completes
+            if isinstance(event, kbqa.Final):
+                continue
+            if isinstance(event, kbqa.TextDelta):
+                shown.text += event.text
+            elif isinstance(event, kbqa.Reset):
+                shown.text, shown.note = "", f"The LLM's answer was interrupted ({event.reason}); trying again…"
+            yield ChatUpdate([*messages, _msg("assistant", render.partial_html(shown.text, shown.note))])
+        return stream.answer
 
     def _wait_for_index(self, messages: list[dict[str, Any]]) -> Iterator[ChatUpdate]:
         """While the first build runs, show its progress in place of the answer."""

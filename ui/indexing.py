@@ -93,6 +93,11 @@ class IndexStatus:
     def _run(self) -> None:
         try:
             self.progress = IngestProgress()
+            if not self.kb.sources():
+                corpus = self.kb.settings.corpus_dir
+                print(
+                    f"kbqa ui: no index yet: building it from {corpus}/ (first run only)…", file=sys.stderr, flush=True
+                )
             report = self.kb.ensure_index(progress=self.progress)
             if report is not None:
                 self.summary = report.summary()
