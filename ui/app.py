@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # set before gradio is imported: it would call home
+from kbqa.config import offline
+
+offline()  # no network for the libraries kbqa uses (the CLI has done it already; `import ui.app` alone has not)
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported, even if set otherwise: it calls home
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
