@@ -59,7 +59,7 @@ def fake_llm() -> Iterator[FakeLLM]:
 def app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, fake_llm: FakeLLM) -> Iterator[UIServer]:
     """`kbqa ui` on an empty data folder (it builds the index from the corpus), with the fake LLM offered."""
     work = tmp_path_factory.mktemp("ui-app")
-    env = {"KBQA_UI_LLM_CHOICES": json.dumps([fake_llm.url]), "KBQA_LLM_TIMEOUT": "30", "KBQA_UPLOAD_MAX_MB": "0.05"}
+    env = {"KBQA_UI_LLM_CHOICES": json.dumps([fake_llm.url]), "KBQA_LLM_TIMEOUT": "30"}
     with running_ui(work, model_cache, work / "data", CORPUS, env=env) as server:
         yield server
 
@@ -68,15 +68,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, fake_llm: F
 def ready_app(app: UIServer) -> UIServer:
     wait_index_ready(app.url)
     return app
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    folder = tmp_path_factory.mktemp("ui-screenshots")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nUI screenshots: {folder}")
-    return folder
 
 
 class LocalOnly:
@@ -214,12 +205,15 @@ def test_llm_answer_streams_in_and_names_its_model(
     expect(final.locator("a.kbqa-cite")).to_have_count(1)
 
 
-def test_follow_up_uses_the_conversation(ready_app: UIServer, page: Page, local_only: LocalOnly):
+def test_follow_up_uses_the_conversation(ready_app: UIServer, page: Page, local_only: LocalOnly, shots: Path):
     open_app(page, ready_app)
     ask(page, "Tell me about the Imagine project.", 0)
     follow = ask(page, "Who coordinated its cultural strand?", 1)
     assert "Pahl" in follow
     assert "searched as" in follow  # the follow-up was resolved with the first question
+    page.locator("#kbqa-answer-1 a.kbqa-cite").first.click()
+    expect(page.locator("#kbqa-card-1-1 mark", has_text="Kate Pahl")).to_be_visible()
+    page.screenshot(path=shots / "follow-up-with-source.png", full_page=True)
 
 
 def test_keyboard_only(ready_app: UIServer, page: Page, local_only: LocalOnly):
@@ -242,13 +236,14 @@ def test_keyboard_only(ready_app: UIServer, page: Page, local_only: LocalOnly):
 
 def test_upload_then_answer_then_remove(ready_app: UIServer, page: Page, local_only: LocalOnly, shots: Path):
     open_app(page, ready_app)
-    big = text_file("minutes.txt", "The minutes of a very long meeting. " * 3000)  # over the app's 0.05 MB limit
-    result = upload(page, [text_file("tresco_lantern_walk.md", UPLOAD_TEXT), big, text_file("notes.exe", "MZ")])
-    expect(page.get_by_text("Invalid file type: notes.exe")).to_be_visible()  # refused by the browser
-    assert "✓ tresco_lantern_walk.md" in result
-    assert "✗ minutes.txt: 0.1 MB is over the 0.05 MB limit per file (KBQA_UPLOAD_MAX_MB)" in result
+    result = upload(page, [text_file("tresco_lantern_walk.md", UPLOAD_TEXT), text_file("minutes.txt", "")])
+    assert "✓ tresco_lantern_walk.md: 1 passage, 1 entry" in result
+    assert "✗ minutes.txt: the file is empty" in result  # each file's own result
     expect(page.locator("#kbqa-sources-table")).to_contain_text("tresco_lantern_walk.md")
     page.screenshot(path=shots / "upload.png", full_page=True)
+    page.locator("#kbqa-upload input[type=file]").set_input_files([text_file("notes.exe", "MZ")])
+    expect(page.get_by_text("Invalid file type: notes.exe")).to_be_visible()  # refused by the browser
+    page.locator("[data-testid='toast-close']").first.click()
 
     page.get_by_role("tab", name="Ask").click()
     answer = ask(page, "Who coordinated the Tresco Lantern Walk?", 0)
@@ -354,6 +349,7 @@ def test_phone_width_layout(ready_app: UIServer, browser: Browser, shots: Path):
     page = context.new_page()
     open_app(page, ready_app)
     ask(page, "Who coordinated the cultural strand of the Imagine project?", 0)
+    page.screenshot(path=shots / "phone-chat.png")
     page.locator("#kbqa-answer-0 a.kbqa-cite").first.click()
     card = page.locator("#kbqa-card-0-1")
     expect(card.locator("mark")).to_be_in_viewport(timeout=10_000)  # the panel is below the chat: scrolled to
@@ -383,3 +379,8 @@ def test_login_is_required_with_auth(auth_app: UIServer, page: Page, local_only:
     page.get_by_label("password").fill("open sesame")
     page.get_by_role("button", name="Login").click()
     expect(page.locator("#kbqa-question textarea")).to_be_visible(timeout=30_000)
+    page.locator("#kbqa-question textarea").fill("What is co-production?")  # this app's corpus is empty
+    page.locator("#kbqa-question textarea").press("Enter")
+    expect(page.locator("#kbqa-chat .kbqa-error")).to_have_text(
+        "The knowledge base is empty: add documents in the Documents tab.", timeout=60_000
+    )

@@ -25,6 +25,22 @@ from tests.support import cli_env
 
 CHROMIUM = Path(os.environ.get("KBQA_TEST_CHROMIUM", "/usr/bin/chromium"))
 START_TIMEOUT_S = 180
+_SHOTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """The folder for screenshots of the main screens; its path is printed at the end of the run."""
+    folder = tmp_path_factory.mktemp("ui-screenshots")
+    request.config.stash[_SHOTS] = folder
+    return folder
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    folder = config.stash.get(_SHOTS, None)
+    if folder is not None:
+        names = ", ".join(sorted(p.name for p in folder.glob("*.png"))) or "none saved"
+        terminalreporter.write_line(f"UI screenshots in {folder}: {names}")
 
 
 def require_chromium() -> None:

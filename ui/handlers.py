@@ -110,11 +110,8 @@ class Handlers:
         if filters.year_from and filters.year_to and filters.year_from > filters.year_to:
             raise UsageError(f"years {filters.year_from}–{filters.year_to}: the first year is after the last")
         kk = int(k) if k is not None else None
-        if kk is not None and not 1 <= kk <= 50:
-            raise UsageError(f"passages to retrieve {kk}: must be between 1 and 50")
         thr = float(threshold) if threshold is not None else None
-        if thr is not None and not 0 <= thr <= 1:
-            raise UsageError(f"abstention level {thr}: must be between 0 and 1")
+        self.kb.check_options(k=kk, filters=filters, abstain_threshold=thr)  # the engine's own checks
         return AskOptions(llm=llm, k=kk, abstain_threshold=thr, filters=filters)
 
     def ask(self, question: str, session: Session, options: AskOptions) -> Iterator[ChatUpdate]:
@@ -125,8 +122,11 @@ class Handlers:
         messages = [*session.messages, _msg("user", render.question_html(question))]
         yield ChatUpdate([*messages, _msg("assistant", render.partial_html("", "Searching the knowledge base…"))])
         yield from self._wait_for_index(messages)
-        if self.status is not None and self.status.error:
-            session.messages = [*messages, _msg("assistant", render.error_html(self.status.describe()))]
+        problem = self.status.describe() if self.status is not None and self.status.error else None
+        if problem is None and not self.kb.sources():
+            problem = "The knowledge base is empty: add documents in the Documents tab."
+        if problem:
+            session.messages = [*messages, _msg("assistant", render.error_html(problem))]
             yield ChatUpdate(session.messages, done=True)
             return
         turn, started, shown = len(session.turns), time.perf_counter(), _Shown()

@@ -128,7 +128,7 @@ def answer_meta(answer: Answer, seconds: float | None = None) -> str:
     who = answer.answerer or ("llm" if answer.model else "extractive")
     parts = [f"{who} · {answer.model}" if answer.model else who]
     if seconds is not None:
-        parts.append(f"{seconds:.1f} s")
+        parts.append(f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s")
     asked = answer.standalone_question
     if asked and asked != answer.question:
         parts.append(f"searched as “{asked}”")
