@@ -302,7 +302,10 @@ def sources_table_html(rows: Sequence[SourceRow]) -> str:
     """The indexed files as a table (escaped: file names and titles come from documents and uploads)."""
     if not rows:
         return '<p class="kbqa-panel-empty">No files are indexed yet.</p>'
-    head = "".join(f"<th>{h}</th>" for h in ("File", "Title", "Entries", "Passages", "Origin", "Added"))
+    head = "".join(
+        f'<th class="kbqa-num">{h}</th>' if h in ("Entries", "Passages") else f"<th>{h}</th>"
+        for h in ("File", "Title", "Entries", "Passages", "Origin", "Added")
+    )
     body = "".join(
         "<tr>"
         f'<td class="kbqa-file">{esc(r.source)}</td><td>{esc(r.title)}</td>'
