@@ -79,12 +79,21 @@ def test_only_filters_and_bad_values_are_refused(tmp_path: Path):
 
 
 def test_concurrent_ratings_are_all_kept(tmp_path: Path):
-    store = FeedbackStore(tmp_path)
-    threads = [threading.Thread(target=rate, args=(store, turn)) for turn in range(16)]
+    store = FeedbackStore(tmp_path)  # a new database: the first writers also set it up
+    errors: list[BaseException] = []
+
+    def one(turn: int) -> None:
+        try:
+            rate(store, turn)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(turn,)) for turn in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert sorted(f.turn for f in store.all()) == list(range(16))
 
 

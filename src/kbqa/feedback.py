@@ -6,7 +6,8 @@ later (question, earlier questions, the answer's JSON with its citations, answer
 (evals/sets/README.md) for a maintainer to check and add to a set.
 
 Each call opens its own connection: the UI's users rate answers from different threads, and
-SQLite (WAL mode) serialises the writes.
+SQLite (WAL mode) serialises the writes. The table and the journal mode are set up once per store,
+under a lock: changing the journal mode while another connection writes fails instead of waiting.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from kbqa.errors import StoreError, UsageError
 from kbqa.schema import Answer
 
 FILE_NAME = "feedback.sqlite3"
+BUSY_TIMEOUT_S = 30  # how long a write waits for another one (many users, a loaded machine)
 RATINGS = ("up", "down")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -66,19 +69,23 @@ class FeedbackStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / FILE_NAME
+        self._setup_lock = threading.Lock()
+        self._set_up = False
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            with self._setup_lock:
+                if not self._set_up:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute(_SCHEMA)
+                    self._set_up = True
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self.path}: cannot open the feedback database ({exc})") from None
-        with closing(conn):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
-            with conn:  # one transaction
-                yield conn
+        with closing(conn), conn:  # one transaction
+            yield conn
 
     def rate(
         self,
