@@ -20,11 +20,11 @@ from kbqa.index.embed import MODEL_NAME, get_embedder
 from kbqa.index.store import Store
 from kbqa.ingestion.chunking import chunk_parts
 from kbqa.ingestion.clean import clean
-from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, load_text
+from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, hard_wrapped, load_text
 from kbqa.ingestion.parse import parse
 from kbqa.schema import Chunk, Entry, IngestReport
 
-PARSER_VERSION = 1  # bump when loading, cleaning, parsing or chunking change what they produce
+PARSER_VERSION = 2  # bump when loading, cleaning, parsing or chunking change what they produce
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
 STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
 
@@ -173,11 +173,16 @@ def discover(paths: list[Path], report: IngestReport, progress: Progress) -> lis
     return [(path, name) for name, path in found.items()]
 
 
+def read_text(path: Path, max_bytes: int | None = None) -> str:
+    """A file's clean text: loaded by its format's loader, then cleaned (printed lines re-joined)."""
+    return clean(load_text(path, max_bytes), hard_wrapped=True if hard_wrapped(path) else None)
+
+
 def _parse_file(
     path: Path, source: str, sha: str, version: str, settings: Settings, report: IngestReport, progress: Progress
 ) -> _Parsed | None:
     try:
-        text = clean(load_text(path, int(settings.max_file_mb * 1_000_000)))
+        text = read_text(path, int(settings.max_file_mb * 1_000_000))
         if not text:
             raise DocumentError("no text left after removing boilerplate")
         parts = parse(text, source)
