@@ -1,7 +1,7 @@
 """Clean text: whitespace normalised, web boilerplate lines dropped, hard-wrapped (PDF) lines re-joined.
 
 Re-joining also repairs words a renderer hyphenated at a line end ("collec-" + "tive" → "collective")
-while keeping real hyphens ("co-" + "production" → "co-production"); see `_join_hyphenated`.
+while keeping real hyphens ("co-" + "production" → "co-production"); see `_Vocabulary.keeps_hyphen`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def _unwrap(lines: list[str]) -> list[str]:
     lengths = sorted(len(line) for line in lines if line)
     full = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0  # the length of a full line of text
     out: list[str] = []
-    after_heading = False  # the last line kept was judged a heading where it stood: nothing joins onto it
+    after_heading = False  # the last line kept was judged a heading where it stood: nothing joins onto it,
+    # and the line after it is judged as if it followed a blank line (a subtitle is a heading too)
     for i, line in enumerate(lines):
         following = lines[i + 1] if i + 1 < len(lines) else ""
         prev = out[-1] if out else ""
@@ -149,11 +150,11 @@ class _Vocabulary:
 
     def keeps_hyphen(self, head: str, tail: str) -> bool:
         """Is "head-" + "tail" at a line break a real hyphen ("co-production") rather than a renderer's
-        break inside one word ("collec-tive")? The document's own spelling decides, in this order:
-        the compound used elsewhere keeps it; the whole word (or a longer form of it) drops it; `head` or
-        `tail` used elsewhere in a hyphenated compound ("co-design", "user-led"), or a half English
-        hyphenates ("co-", "-led"), keeps it; two whole words of 3+ letters used elsewhere ("community" + "led") keep it.
-        Anything else is a word the renderer split."""
+        break inside one word ("collec-tive")? The document's own spelling decides, in this order: the
+        compound used elsewhere keeps it; the whole word (or a longer form of it) drops it; `head` or `tail`
+        used elsewhere in a hyphenated compound ("co-design", "user-led"), or a half English hyphenates
+        ("co-", "-led"), keeps it; two whole words of 3+ letters used elsewhere ("community", "led") keep
+        it. Anything else is one word the renderer split: the default, as most line-end hyphens are."""
         head, tail = head.lower(), tail.lower()
         joined = head + tail
         if f"{head}-{tail}" in self.compounds:

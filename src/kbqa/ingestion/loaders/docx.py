@@ -86,7 +86,11 @@ _FIGURE = re.compile(r"\d")
 def _is_header(first: _Row, rows: list[list[str]]) -> bool:
     """Is the first row a header? Yes when Word marks it as one (repeated on each page), when all its text
     is bold, or when it holds only short labels over a column of figures (as "Plots" over 32, 40, 18)."""
-    if first._tr.xpath("./w:trPr/w:tblHeader"):
+    from docx.oxml.ns import qn
+
+    props = first._tr.trPr
+    mark = props.find(qn("w:tblHeader")) if props is not None else None
+    if mark is not None and mark.get(qn("w:val"), "true").lower() not in ("0", "false", "off"):
         return True
     runs = [run for cell in first.cells for para in cell.paragraphs for run in para.runs if run.text.strip()]
     if runs and all(run.bold for run in runs):

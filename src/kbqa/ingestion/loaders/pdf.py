@@ -37,7 +37,7 @@ def load(path: Path) -> str:
     return text
 
 
-Line = tuple[str, float]  # a printed line and the size of its largest type (points)
+Line = tuple[str, float]  # a printed line and the size of its type (points)
 
 
 def _page_lines(page) -> list[Line]:  # noqa: ANN001 - a pypdf PageObject
@@ -53,9 +53,7 @@ def _page_lines(page) -> list[Line]:  # noqa: ANN001 - a pypdf PageObject
                 lines[-1].append((piece, size * scale))
 
     page.extract_text(visitor_text=visit)
-    out = [
-        ("".join(t for t, _ in parts).strip(), max((s for t, s in parts if t.strip()), default=0.0)) for parts in lines
-    ]
+    out = [("".join(t for t, _ in parts).strip(), _main_size(parts)) for parts in lines]
     while out and not out[-1][0]:
         out.pop()
     while out and not out[0][0]:
@@ -63,10 +61,18 @@ def _page_lines(page) -> list[Line]:  # noqa: ANN001 - a pypdf PageObject
     return out
 
 
+def _main_size(parts: list[tuple[str, float]]) -> float:
+    """The size most of a line's characters are set in (a drop capital or a footnote mark does not count)."""
+    sizes: Counter[float] = Counter()
+    for text, size in parts:
+        sizes[round(size, 1)] += len(text.strip())
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
 def _with_headings_marked(lines: list[Line]) -> list[str]:
     """The lines' text, a line set at least 15% larger than the body text (the size most characters are
     set in) marked as a `# ` heading: `clean` keeps those as headings and never joins text onto them."""
-    sizes = Counter()
+    sizes: Counter[float] = Counter()
     for text, size in lines:
         sizes[round(size, 1)] += len(text)
     body = sizes.most_common(1)[0][0] if sizes else 0.0
