@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from kbqa.api import KnowledgeBase
-from kbqa.config import get_settings
+from kbqa.config import Settings
 from kbqa.evaluate import load_questions
 from kbqa.llm.server import free_port, start_server, stop_server
 from kbqa.schema import Answer
@@ -40,7 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     items = [i for i in load_questions(ROOT / "evals" / "questions.jsonl") if i["kind"] == "fact"][: args.n]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = get_settings().with_overrides(data_dir=Path(tmp) / "data", corpus_dir=ROOT / "corpus")
+        settings = Settings().with_overrides(data_dir=Path(tmp) / "data", corpus_dir=ROOT / "corpus")
         kb = KnowledgeBase(settings)
         kb.ingest()
         print("starting the llama.cpp server…", file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kbqa import evaluate
 from kbqa.api import KnowledgeBase
-from kbqa.config import get_settings
+from kbqa.config import Settings
 
 EVALS = Path(__file__).resolve().parent
 
@@ -32,7 +32,7 @@ def main() -> None:
             if overlap >= size:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
-                settings = get_settings().with_overrides(data_dir=Path(tmp), chunk_size=size, chunk_overlap=overlap)
+                settings = Settings().with_overrides(data_dir=Path(tmp), chunk_size=size, chunk_overlap=overlap)
                 kb = KnowledgeBase(settings)
                 report = kb.ingest()
                 row = [f"{size:4d} {overlap:7d} {report.chunks_total:6d} |"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kbqa import evaluate
 from kbqa.api import KnowledgeBase
-from kbqa.config import get_settings
+from kbqa.config import Settings
 
 EVALS = Path(__file__).resolve().parent
 SETTINGS = [(60, 1.0), (60, 1.5), (20, 1.0), (10, 1.0), (5, 1.0), (5, 1.5), (3, 1.0)]
@@ -19,7 +19,7 @@ def main() -> None:
     sets = {name: evaluate.load_questions(EVALS / f"{name}.jsonl") for name in ("questions", "heldout", "fresh")}
     print("rrf_k bm25_weight | hybrid hit@5 (dense, bm25) mrr  per set: " + ", ".join(sets))
     for rrf_k, weight in SETTINGS:
-        kb = KnowledgeBase(get_settings().with_overrides(rrf_k=rrf_k, bm25_weight=weight))
+        kb = KnowledgeBase(Settings().with_overrides(rrf_k=rrf_k, bm25_weight=weight))
         kb.ensure_index()
         cells = []
         for items in sets.values():

@@ -92,7 +92,7 @@ def test_sources_lists_files_with_entry_and_chunk_counts(run_cli, index_dir):
         (["ask", "   "], "question is empty"),
         (["ask", "--where", "colour=red", "q"], "unknown field"),
         (["ask", "--where", "year=soon", "q"], "expected a year"),
-        (["ask", "--k", "0", "q"], "--k 0"),
+        (["ask", "--k", "0", "q"], "k=0"),
         (["ask", "--llm", "nonsense", "q"], "not a preset"),
         (["ingest", "/no/such/folder"], "/no/such/folder"),
     ],

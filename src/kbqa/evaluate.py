@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from kbqa.api import KnowledgeBase
-from kbqa.conversation import Conversation
 from kbqa.errors import UsageError
 from kbqa.schema import Answer
 from kbqa.text import normalize_space
@@ -73,15 +72,14 @@ class Result:
 
 
 def answer_item(
-    kb: KnowledgeBase, item: dict[str, Any], llm: str | None = None, k: int | None = None
+    kb: KnowledgeBase, item: dict[str, Any], llm: str | None = None, k: int | None = None, **options: Any
 ) -> tuple[Answer, float]:
     """Ask an item's question after replaying its history as a conversation."""
-    convo = Conversation()
+    chat = kb.conversation()
     for earlier in item.get("history", []):
-        prev = kb.ask(earlier, history=convo.messages(), llm=llm, k=k)
-        convo.add(prev)
+        chat.ask(earlier, llm=llm, k=k, **options)
     started = time.perf_counter()
-    answer = kb.ask(item["question"], history=convo.messages(), llm=llm, k=k)
+    answer = chat.ask(item["question"], llm=llm, k=k, **options)
     return answer, time.perf_counter() - started
 
 
@@ -146,7 +144,7 @@ def retrieval(kb: KnowledgeBase, items: list[dict[str, Any]], k: int = 5) -> dic
         ev = src = rr = 0.0
         for item in rows:
             query = " ".join([*item.get("history", [])[-1:], item["question"]])
-            hits = kb.retrieve(query, k, mode=mode)
+            hits = kb.retrieve(query, k=k, mode=mode)
             ranks = [n for n, h in enumerate(hits, 1) if contains_evidence(h.chunk.text, item["evidence"])]
             ev += bool(ranks)
             rr += 1 / ranks[0] if ranks else 0
@@ -158,16 +156,11 @@ def retrieval(kb: KnowledgeBase, items: list[dict[str, Any]], k: int = 5) -> dic
 
 def calibrate(kb: KnowledgeBase, items: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Sweep the abstention threshold of the extractive answerer; one row per threshold."""
-    saved = kb.settings.abstain_threshold
-    kb.settings.abstain_threshold = -1.0
     rows = []
-    try:
-        answers = []
-        for item in items:
-            answer, _ = answer_item(kb, item)
-            answers.append((item, answer, score(item, answer, 0.0)))
-    finally:
-        kb.settings.abstain_threshold = saved
+    answers = []
+    for item in items:
+        answer, _ = answer_item(kb, item, abstain_threshold=0.0)  # every confidence passes; the sweep decides
+        answers.append((item, answer, score(item, answer, 0.0)))
     for t in [x / 100 for x in range(20, 71, 2)]:
         ok_answer = [r.correct and a.confidence >= t for i, a, r in answers if not i["abstain"]]
         ok_oos = [a.confidence < t for i, a, _ in answers if i["abstain"]]
