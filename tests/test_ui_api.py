@@ -45,7 +45,7 @@ def test_ui_command_refuses_bad_options_in_one_line(run_cli, args, message):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[str, object]]:
     """The app on a fresh data folder (built from the corpus), served in this process on a free port."""
-    from ui.app import create, launch_options
+    from kbqa_ui.app import create, launch_options
 
     work = tmp_path_factory.mktemp("ui-api")
     settings = make_settings(work / "data", CORPUS, model_cache, ui_port=free_port(), upload_max_mb=0.05)

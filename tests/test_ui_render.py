@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
-from ui import render
-from ui.export import conversation_markdown, md_escape
-from ui.session import AskOptions, Turn
 
 from kbqa.schema import Answer, Citation, Entry
+from kbqa_ui import render
+from kbqa_ui.export import conversation_markdown, md_escape
+from kbqa_ui.session import AskOptions, Turn
 
 XSS = 'Before <script>alert(1)</script> and <img src=x onerror="alert(2)"> after.'
 PASSAGE = "Phase 2 runs to 2020. DCMS works with the universities of Sheffield and Hull on it. Other text."
@@ -188,7 +188,7 @@ def test_entry_view_locates_the_passage_and_its_sentence():
 
 
 def test_upload_report_escapes_file_names():
-    from ui.uploads import FileResult, UploadReport
+    from kbqa_ui.uploads import FileResult, UploadReport
 
     report = UploadReport([FileResult("<b>x.txt", False, "bad <i>")], "0 files")
     html = render.upload_report_html(report)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui import uploads
 
 from kbqa.config import Settings
 from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES
+from kbqa_ui import uploads
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import os
 
 from kbqa.config import offline
 
-offline()  # no network for the libraries kbqa uses (the CLI has done it already; `import ui.app` alone has not)
+offline()  # no network for the libraries kbqa uses (the CLI has done it already; `import kbqa_ui.app` alone has not)
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported, even if set otherwise: it calls home
 
 import shutil  # noqa: E402
@@ -25,11 +25,11 @@ import gradio as gr  # noqa: E402
 import kbqa  # noqa: E402
 from kbqa.config import Settings  # noqa: E402
 from kbqa.errors import KBQAError, UsageError  # noqa: E402
-from ui import render  # noqa: E402
-from ui.auth import parse_auth  # noqa: E402
-from ui.handlers import EXTRACTIVE, Handlers  # noqa: E402
-from ui.indexing import IndexStatus, IngestProgress  # noqa: E402
-from ui.session import Session, filter_dict  # noqa: E402
+from kbqa_ui import render  # noqa: E402
+from kbqa_ui.auth import parse_auth  # noqa: E402
+from kbqa_ui.handlers import EXTRACTIVE, Handlers  # noqa: E402
+from kbqa_ui.indexing import IndexStatus, IngestProgress  # noqa: E402
+from kbqa_ui.session import Session, filter_dict  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 TITLE = "kbqa: co-production research, with sources"

@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ui.render import merge_spans
-from ui.session import Turn, filter_dict
+from kbqa_ui.render import merge_spans
+from kbqa_ui.session import Turn, filter_dict
 
 # Brackets (links), emphasis, code, inline HTML, tables, strike-through; "#" only starts a heading at a line start
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])|^(#)", re.MULTILINE)

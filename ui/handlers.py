@@ -20,10 +20,10 @@ import kbqa
 from kbqa import Answer, Filters, KnowledgeBase
 from kbqa.errors import KBQAError, UsageError
 from kbqa.feedback import FeedbackStore
-from ui import render, uploads
-from ui.export import conversation_markdown
-from ui.indexing import IndexStatus, IngestProgress
-from ui.session import AskOptions, Session, Turn
+from kbqa_ui import render, uploads
+from kbqa_ui.export import conversation_markdown
+from kbqa_ui.indexing import IndexStatus, IngestProgress
+from kbqa_ui.session import AskOptions, Session, Turn
 
 EXTRACTIVE = "extractive"
 WAIT_POLL_S = 0.5

@@ -227,10 +227,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     settings = _settings(args).with_overrides(ui_host=args.host, ui_port=args.port, ui_auth=args.auth)
     if not 0 < settings.ui_port < 65536:
         raise UsageError(f"--port {settings.ui_port}: must be between 1 and 65535")
-    from ui.auth import parse_auth
+    from kbqa_ui.auth import parse_auth
 
     parse_auth(settings.ui_auth)  # a malformed --auth fails before anything starts
-    from ui.app import serve  # imports gradio (~3 s): only this command pays for it
+    from kbqa_ui.app import serve  # imports gradio (~3 s): only this command pays for it
 
     return serve(settings, share=args.share)
 
