@@ -21,6 +21,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,7 @@ class BaseEmbedder:
     dim: int = DIM
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # one inference at a time: ONNX Runtime already uses every core
+        self._lock = threading.Lock()  # guards the model: the local fp32 one runs one batch at a time
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -193,7 +194,15 @@ class BaseEmbedder:
 
 
 class Embedder(BaseEmbedder):
-    """all-MiniLM-L6-v2 on ONNX Runtime: normalised 384-d vectors; thread-safe, batches sorted by length."""
+    """all-MiniLM-L6-v2 on ONNX Runtime: normalised 384-d vectors; thread-safe.
+
+    fp32 runs batches (sorted by length, so little padding) one at a time, each spread over
+    `threads` cores by ONNX Runtime. int8 runs one text per call — dynamic quantization scales
+    activations by their range over the whole call, padding included, so in a batch a text's vector
+    would depend on its neighbours (by up to 0.02 per component) — in `threads` workers of one core
+    each: on these CPUs that was 2–4× faster than one int8 call spread over two cores, which spends
+    its time waiting for the other core (benchmarks/embed_speed.py).
+    """
 
     def __init__(self, cache_dir: Path, threads: int = 0, precision: str = "fp32") -> None:
         import onnxruntime as ort
@@ -205,10 +214,12 @@ class Embedder(BaseEmbedder):
         self._tokenizer = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()
+        self._workers = threads or os.cpu_count() or 1
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = 1 if precision == "int8" else self._workers
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._pool: ThreadPoolExecutor | None = None
 
     def embed(
         self,
@@ -220,27 +231,26 @@ class Embedder(BaseEmbedder):
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding per batch
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            out[idx] = self._run([texts[i] for i in idx])
+            out[idx] = self._run([texts[i] or " " for i in idx])
             if on_batch:
                 on_batch(len(idx))
         return out
 
-    def _run(self, batch: list[str]) -> np.ndarray:
-        texts = [t or " " for t in batch]
-        if self.precision == "int8":
-            # Dynamic quantization scales activations by their range over everything in one call (padding
-            # included), so in a batch a text's vector would depend on its neighbours (up to 0.02 per
-            # component): one unpadded text per call keeps vectors reproducible, and is no slower for int8
-            # here (benchmarks/embed_speed.py).
-            return np.concatenate([self._infer([self._tokenizer.encode(t)]) for t in texts])
-        return self._infer(self._tokenizer.encode_batch(texts))
+    def _run(self, texts: list[str]) -> np.ndarray:
+        if self.precision != "int8":
+            with self._lock:  # one batch at a time: ONNX Runtime already uses every core
+                return self._infer(self._tokenizer.encode_batch(texts))
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="kbqa-int8")
+        # ONNX Runtime sessions may run concurrently, and release the GIL while they do
+        return np.concatenate(list(self._pool.map(lambda t: self._infer([self._tokenizer.encode(t)]), texts)))
 
     def _infer(self, encodings: list) -> np.ndarray:  # noqa: ANN401 - tokenizers.Encoding
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        with self._lock:
-            return self._session.run(None, feeds)[0]
+        return self._session.run(None, feeds)[0]
 
 
 def make_embedder(settings: Settings, documents: bool = False) -> BaseEmbedder:
