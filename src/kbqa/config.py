@@ -69,6 +69,10 @@ class Settings(BaseSettings):
 
     history_tokens: int = 600
 
+    # --- evaluation (`kbqa eval run`): each run config's documents are indexed here, one folder per
+    # document set and chunking, so an eval never reads or changes the index in data_dir
+    eval_data_dir: Path = Path(".kbqa-eval")
+
     @classmethod
     def settings_customise_sources(
         cls,
