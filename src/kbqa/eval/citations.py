@@ -25,6 +25,7 @@ from kbqa.schema import Chunk
 from kbqa.text import normalize_space
 
 BULLET = re.compile(r"^\s*(?:[•\-*]|\d+[.)])\s+")
+MARKERS = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -51,23 +52,34 @@ Supports = Callable[[str, list[Passage]], str | None]  # how the passages suppor
 
 
 def statements(answer: str) -> list[tuple[str, list[int]]]:
-    """(text, markers) per statement; a lead-in line ending in ':' is prefixed to the bullets that follow."""
+    """(text, markers) per statement of an answer.
+
+    A marker followed by a new sentence ends its statement even without a full stop (extractive answers
+    quote title lines); a bullet line is one statement, read after its list's lead-in line ("2 entries …:"),
+    which is not a statement of its own when bullets follow it."""
+    text = re.sub(r"((?:\[\d+\]\s*)*\[\d+\])[ \t]+(?=[\"“‘(]?[A-Z0-9•])", "\\1\n", answer)
     out: list[tuple[str, list[int]]] = []
-    lead = None
-    for claim in claims(answer):
-        text = claim.text.strip()
-        if not re.search(r"[^\W\d_]{2}", text):
+    lead: str | None = None
+    lead_used = False
+    for line in text.splitlines():
+        cites = [int(n) for n in MARKERS.findall(line)]
+        bare = normalize_space(MARKERS.sub("", line))
+        if not re.search(r"[^\W\d_]{2}", bare):
             continue
-        if text.endswith(":") and not claim.cites:
-            lead = text
+        if BULLET.match(bare):
+            body = BULLET.sub("", bare)
+            out.append((f"{lead} {body}" if lead else body, list(dict.fromkeys(cites))))
+            lead_used = lead is not None
             continue
-        if BULLET.match(text):
-            text = BULLET.sub("", text)
-            if lead:
-                text = f"{lead} {text}"
-        else:
-            lead = None
-        out.append((text, claim.cites))
+        if lead is not None and not lead_used:  # a lead-in with no bullets after it is a statement after all
+            out.append((lead, []))
+        lead, lead_used = None, False
+        if bare.endswith(":") and not cites:
+            lead = bare
+            continue
+        out += [(c.text, c.cites) for c in claims(line) if re.search(r"[^\W\d_]{2}", c.text)]
+    if lead is not None and not lead_used:
+        out.append((lead, []))
     return out
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_GATE, EXIT_INTERRUPTED = 1, 130
+DEFAULT_CONFIG = Path("evals/configs/extractive.toml")
 SUMMARY_METRICS = ["correct", "answer_accuracy", "abstention_recall", "false_abstention", "hit@5", "mrr", "citation_recall", "citation_precision", "latency_p50_s"]  # fmt: skip
 
 
@@ -79,10 +80,14 @@ def cmd_eval_legacy(args: argparse.Namespace) -> int:
 
 def cmd_eval_run(args: argparse.Namespace) -> int:
     from kbqa.eval import run as runs
-    from kbqa.eval.run import Gate, load_config, missing_env, parse_bounds
+    from kbqa.eval.run import Gate, adhoc_config, load_config, missing_env, parse_bounds
 
     settings = _settings(args)
-    loaded = load_config(args.config or Path("evals/configs/extractive.toml"))
+    config = args.config or DEFAULT_CONFIG
+    if args.config is None and args.sets and not DEFAULT_CONFIG.is_file():
+        loaded = adhoc_config(args.sets, settings.corpus_dir)
+    else:
+        loaded = load_config(config)
     if args.sets:
         loaded.config.sets = [str(p.resolve()) for p in args.sets]
         loaded.config.name = f"{loaded.config.name}-{'-'.join(p.stem for p in args.sets)}"

@@ -59,8 +59,8 @@ class Item(BaseModel):
     def _rules(self) -> Item:
         if not self.id.strip() or not self.question.strip():
             raise ValueError("id and question must not be empty")
-        want = HISTORY_LENGTH.get(self.category)
-        if want is not None and len(self.history) != want:
+        want = HISTORY_LENGTH.get(self.category, 0)
+        if len(self.history) != want:
             raise ValueError(f"category {self.category} needs {want} earlier question(s) in history")
         if self.abstain and (self.sources or self.evidence or self.must):
             raise ValueError("abstain items have empty sources, evidence and must")

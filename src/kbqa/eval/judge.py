@@ -136,7 +136,8 @@ class Judge:
     def check(self) -> str | None:
         """None if the endpoint answers (and names its model); else the reason, and the judge is marked down."""
         try:
-            self.model = self.client.model()
+            listed = self.client.list_models()
+            self.model = self.config.model or (listed[0] if listed else None)
         except LLMError as exc:
             self.down = str(exc)
         return self.down

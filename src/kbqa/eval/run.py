@@ -142,6 +142,13 @@ def load_config(path: Path) -> LoadedConfig:
     return LoadedConfig(config, path, (path.parent / config.root).resolve(), text)
 
 
+def adhoc_config(sets: list[Path], corpus_dir: Path) -> LoadedConfig:
+    """A config for `kbqa eval run --sets FILE…` without a config file: the extractive answerer over
+    the corpus folder, runs written under ./evals/runs."""
+    config = RunConfig(name="sets", sets=[str(Path(p).resolve()) for p in sets], documents=[str(Path(corpus_dir).resolve())])  # fmt: skip
+    return LoadedConfig(config, Path("(command line)"), Path.cwd(), config.model_dump_json())
+
+
 def missing_env(loaded: LoadedConfig) -> list[str]:
     return [name for name in loaded.config.requires_env if not os.environ.get(name)]
 
@@ -475,7 +482,7 @@ def _check_answer_endpoint(answer: AnswerConfig, settings: Settings) -> None:
     from kbqa.llm.client import LLMClient, resolve
 
     try:
-        LLMClient(resolve(settings, answer.llm)).model()
+        LLMClient(resolve(settings, answer.llm)).list_models()
     except LLMError as exc:
         raise LLMError(f"the answering LLM is unavailable: {exc}") from None
 
