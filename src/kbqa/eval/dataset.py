@@ -88,6 +88,12 @@ def norm(text: str) -> str:
     return normalize_space(text).lower()
 
 
+def evidence_in(text: str, spans: list[str]) -> bool:
+    """Does `text` contain one of the gold evidence spans (case- and whitespace-insensitive)?"""
+    body = norm(text)
+    return any(norm(span) in body for span in spans)
+
+
 def read_items(path: Path) -> tuple[list[tuple[int, Item]], list[str]]:
     """Parse a set file: (line number, item) pairs and one problem line per bad line."""
     try:

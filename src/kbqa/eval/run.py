@@ -106,6 +106,11 @@ class LoadedConfig:
     root: Path
     text: str
 
+    @classmethod
+    def inline(cls, config: RunConfig, root: Path) -> LoadedConfig:
+        """A config built in code (tuning scripts, `--sets` without a config file)."""
+        return cls(config, Path(f"({config.name})"), Path(root).resolve(), config.model_dump_json())
+
     def at(self, relative: str) -> Path:
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.root / p)
@@ -146,7 +151,7 @@ def adhoc_config(sets: list[Path], corpus_dir: Path) -> LoadedConfig:
     """A config for `kbqa eval run --sets FILE…` without a config file: the extractive answerer over
     the corpus folder, runs written under ./evals/runs."""
     config = RunConfig(name="sets", sets=[str(Path(p).resolve()) for p in sets], documents=[str(Path(corpus_dir).resolve())])  # fmt: skip
-    return LoadedConfig(config, Path("(command line)"), Path.cwd(), config.model_dump_json())
+    return LoadedConfig.inline(config, Path.cwd())
 
 
 def missing_env(loaded: LoadedConfig) -> list[str]:
