@@ -107,3 +107,9 @@ def test_validate_command_prints_one_line_per_problem_and_fails(run_cli, tmp_pat
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [f"{bad}:2 (z9): evidence[0] not found within a line of {SRC_000}"]
     assert "2 item(s) in 1 file(s): 1 problem(s)" in proc.stderr
+
+
+def test_feedback_items_must_be_checked_by_hand_before_they_are_added(tmp_path):
+    exported = {**GOOD, "id": "fb0001", "feedback": {"rating": "up", "to_check": "category, …; then delete this field"}}  # fmt: skip
+    _, problems = validate([write(tmp_path / "fb.jsonl", exported)], documents())
+    assert problems == [f"{tmp_path / 'fb.jsonl'}:1 (fb0001): feedback: check the item against its `to_check`, then delete this field"]  # fmt: skip

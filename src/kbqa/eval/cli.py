@@ -61,6 +61,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     s = ev.add_parser("report", help="recompute a run's metrics, summary.json and report.html from items.jsonl")
     s.add_argument("run", type=Path)
+    s.add_argument("--markdown", action="store_true", help="also print the per-set and per-category tables as Markdown")
     s.set_defaults(func=cmd_eval_report)
 
 
@@ -175,7 +176,7 @@ def cmd_eval_report(args: argparse.Namespace) -> int:
     (args.run / "items.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in records), encoding="utf-8")
     (args.run / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     write_report(args.run / "report.html", summary, records)
-    print(summary_table(summary))
+    print(markdown_tables(summary) if args.markdown else summary_table(summary))
     return 0
 
 
@@ -194,6 +195,23 @@ def summary_table(summary: dict[str, Any]) -> str:
     for aspect, a in judge.items():
         lines.append(f"judge {aspect}: agreement with {a['metric']} {a['agreement']:.3f} (κ {a['kappa']}, n {a['n']})")
     return "\n".join(lines)
+
+
+MARKDOWN_METRICS = ["correct", "answer_accuracy", "abstention_recall", "false_abstention", "hit@5", "mrr", "ndcg@10", "citation_recall", "citation_precision", "judge_faithfulness", "judge_correctness", "latency_p50_s"]  # fmt: skip
+
+
+def markdown_tables(summary: dict[str, Any]) -> str:
+    """Per-set and per-category tables of the main metrics, for READMEs and notes (figures computed)."""
+    names = [m for m in MARKDOWN_METRICS if summary["metrics"].get(m) is not None]
+    head = "| | items | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names)
+    rows = [("**all**", summary["metrics"] | {"items": summary["items"]}), *summary["by_set"].items()]
+    out = ["Per set:", "", head]
+    out += [
+        f"| {name} | {figs['items']} | " + " | ".join(_cell(figs.get(m)) for m in names) + " |" for name, figs in rows
+    ]
+    out += ["", "Per category:", "", head]
+    out += [f"| {name} | {figs['items']} | " + " | ".join(_cell(figs.get(m)) for m in names) + " |" for name, figs in summary["by_category"].items()]  # fmt: skip
+    return "\n".join(out)
 
 
 def _cell(value: float | None) -> str:
