@@ -10,7 +10,7 @@ import pytest
 
 from kbqa.eval.compare import as_text, compare
 from kbqa.eval.export import export
-from kbqa.eval.run import RunProgress, load_config, run
+from kbqa.eval.run import RunProgress, latest_finished, load_config, run
 from tests.support import CORPUS, ROOT, make_settings
 
 SMALL = """
@@ -85,6 +85,7 @@ def test_an_interrupted_run_resumes_to_the_same_summary(tmp_path, eval_settings)
     assert [r.item.id for r in resumed_run.records] == [r.item.id for r in whole.records]
     assert comparable(resumed_run.summary) == comparable(whole.summary)
     assert (folder / "report.html").stat().st_size > 10_000
+    assert latest_finished(tmp_path / "runs") == folder
 
 
 def test_compare_finds_a_planted_regression(tmp_path, eval_settings):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kbqa.errors import UsageError
-from kbqa.eval.metrics import METRICS, Record
+from kbqa.eval.metrics import METRICS, Record, aggregate
 from kbqa.eval.report import fmt, page, question_html
 from kbqa.eval.run import read_records
 
@@ -63,14 +63,18 @@ def load_run(folder: Path) -> tuple[dict[str, Any], list[Record]]:
 
 
 def compare(a: Path, b: Path) -> Comparison:
-    sum_a, rec_a = load_run(a)
-    sum_b, rec_b = load_run(b)
+    """Both runs measured on the items they share (so a small run can be set against a full one)."""
+    load_run(a), load_run(b)  # both must be finished
+    rec_a, rec_b = read_records(Path(a) / "items.jsonl"), read_records(Path(b) / "items.jsonl")
     by_a = {f"{r.set}/{r.item.id}": r for r in rec_a}
     by_b = {f"{r.set}/{r.item.id}": r for r in rec_b}
     common = [k for k in by_a if k in by_b]
+    if not common:
+        raise UsageError(f"{a} and {b} have no item in common (items are paired by set and id)")
+    fig_a, fig_b = aggregate([by_a[k] for k in common]), aggregate([by_b[k] for k in common])
     deltas = []
     for name, metric in METRICS.items():
-        d = Delta(name, sum_a["metrics"].get(name), sum_b["metrics"].get(name))
+        d = Delta(name, fig_a.get(name), fig_b.get(name))
         if d.a is None and d.b is None:
             continue
         if metric.item is not None:
@@ -109,7 +113,8 @@ def as_text(c: Comparison) -> str:
     lines = [
         f"A: {c.a}",
         f"B: {c.b}",
-        f"{c.paired} items paired" + (f" ({c.only_a} only in A, {c.only_b} only in B)" if c.only_a or c.only_b else ""),
+        f"{c.paired} items paired, the figures below are over them"
+        + (f" ({c.only_a} only in A, {c.only_b} only in B, left out)" if c.only_a or c.only_b else ""),
         "",
         f"{'metric':<22} {'A':>9} {'B':>9} {'B - A':>9}  paired items",
     ]

@@ -361,6 +361,15 @@ def find_resumable(runs_dir: Path, name: str, print_: str) -> Path | None:
     return None
 
 
+def latest_finished(runs_dir: Path, name: str | None = None) -> Path | None:
+    """The newest finished run folder (optionally of one config), e.g. for a UI's quality view."""
+    pattern = f"*-{name}" if name else "*"
+    done = (
+        [f for f in Path(runs_dir).glob(pattern) if (f / "summary.json").is_file()] if Path(runs_dir).is_dir() else []
+    )
+    return max(done, key=lambda f: f.name, default=None)
+
+
 def read_records(path: Path) -> list[Record]:
     """Records of items.jsonl; a line cut off by an interrupted write is dropped (the item is redone)."""
     if not path.exists():
