@@ -169,3 +169,13 @@ def test_kbqa_support_check_accepts_a_paraphrase_that_quoting_would_miss(model_c
     assert checked[0].how == "verifier" and citations.recall(checked) == 1.0
     wrong = citations.check("Glasgow and Leeds universities are partners in Phase 2 [1].", [P_A], check)
     assert citations.recall(wrong) == 0.0  # names the passage never mentions
+
+
+def test_a_table_row_span_matches_its_cells_in_order_on_one_line_however_they_are_joined():
+    from kbqa.eval.dataset import span_in
+
+    assert span_in("Eastfield | 40 | 2019", "Sites.\nSite: Eastfield; Plots: 40; Opened: 2019.\nMore.")
+    assert span_in("Eastfield | 40 | 2019", "Eastfield | 40 | 2019")
+    assert not span_in("Eastfield | 40 | 2019", "Site: Eastfield; Plots: 40\nOpened: 2019")  # not one line
+    assert not span_in("Eastfield | 40 | 2019", "Eastfield 2019 40")  # not in order
+    assert not span_in("Eastfield | 40 | 2019", "Eastfield 140 2019")  # 40 is not a cell here

@@ -8,6 +8,7 @@ one line naming the file, the line number and the item.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,10 +89,22 @@ def norm(text: str) -> str:
     return normalize_space(text).lower()
 
 
+TABLE_CELLS = " | "  # a table-row span: "Eastfield | 40 | 2019"
+
+
+def span_in(span: str, text: str) -> bool:
+    """Does `text` contain a gold evidence span (case- and whitespace-insensitive)? A table-row span
+    matches its cells in order within one line, however a loader joins them ("Site: Eastfield; Plots: 40")."""
+    if TABLE_CELLS not in span:
+        return norm(span) in norm(text)
+    cells = [re.escape(norm(c)) for c in span.split(TABLE_CELLS)]
+    pattern = re.compile(r"\b" + r"\b.*?\b".join(cells) + r"\b")
+    return any(pattern.search(norm(line)) for line in text.splitlines())
+
+
 def evidence_in(text: str, spans: list[str]) -> bool:
-    """Does `text` contain one of the gold evidence spans (case- and whitespace-insensitive)?"""
-    body = norm(text)
-    return any(norm(span) in body for span in spans)
+    """Does `text` contain one of the gold evidence spans?"""
+    return any(span_in(span, text) for span in spans)
 
 
 def read_items(path: Path) -> tuple[list[tuple[int, Item]], list[str]]:

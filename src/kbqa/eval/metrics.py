@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from kbqa.eval import citations
-from kbqa.eval.dataset import Item, norm
+from kbqa.eval.dataset import Item, evidence_in, norm
 
 DEPTH = 10  # passages retrieved per mode for the retrieval metrics
 
@@ -213,8 +213,7 @@ def keys_in_answer(r: Record) -> Value:
 def evidence_cited(r: Record) -> Value:
     if not r.answerable:
         return None
-    cited = [norm(t) for t in _cited_texts(r)]
-    return float(not r.abstained and any(norm(span) in t for span in r.item.evidence for t in cited))
+    return float(not r.abstained and any(evidence_in(t, r.item.evidence) for t in _cited_texts(r)))
 
 
 def answer_accuracy(r: Record) -> Value:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kbqa.config import Settings
 from kbqa.errors import LLMError, UsageError
 from kbqa.eval import citations
-from kbqa.eval.dataset import Item, QuestionSet, load_set, norm
+from kbqa.eval.dataset import Item, QuestionSet, evidence_in, load_set, span_in
 from kbqa.eval.judge import Judge, JudgeConfig
 from kbqa.eval.metrics import DEPTH, Record, Retrieved, item_values
 
@@ -240,11 +240,10 @@ class Runner:
 
     def count_relevant(self, sets: list[QuestionSet]) -> None:
         """For nDCG's ideal ranking: how many passages of the whole index contain each item's evidence."""
-        texts = [norm(chunk.text) for chunk in self.kb.store.iter_live()]
+        texts = [chunk.text for chunk in self.kb.store.iter_live()]
         for qs in sets:
             for item in qs.items:
-                spans = [norm(s) for s in item.evidence]
-                self.relevant[key(qs.name, item)] = sum(1 for t in texts if any(s in t for s in spans))
+                self.relevant[key(qs.name, item)] = sum(1 for t in texts if evidence_in(t, item.evidence))
 
     def answer(self, item: Item) -> tuple[Any, float]:
         """Replay the history as one conversation (untimed), then time the question itself."""
@@ -260,7 +259,6 @@ class Runner:
 
     def retrieval(self, item: Item, searched: str) -> tuple[dict[str, list[Retrieved]], list[str]]:
         """Each mode's top DEPTH passages with the gold spans they hold, and the top-k hybrid texts."""
-        spans = [norm(s) for s in item.evidence]
         out, contexts = {}, []
         for mode in self.config.retrieval_modes:
             hits = self.kb.retrieve(searched, DEPTH, mode=mode)
@@ -270,7 +268,7 @@ class Runner:
                 Retrieved(
                     source=h.chunk.source,
                     chunk_id=h.chunk.id,
-                    spans=[i for i, s in enumerate(spans) if s in norm(h.chunk.text)],
+                    spans=[i for i, s in enumerate(item.evidence) if span_in(s, h.chunk.text)],
                 )
                 for h in hits
             ]
