@@ -1,7 +1,7 @@
 """LLM judges: faithfulness (is every claim supported by the cited passages) and correctness (does the
 answer agree with the reference), from any OpenAI-compatible endpoint, with the judge's reason kept.
 
-Prompts are versioned files (`evals/judges/faithfulness-v1.txt`); a run records each prompt's name and
+Prompts are versioned files (`evals/judges/faithfulness-v2.txt`); a run records each prompt's name and
 hash. The endpoint is configured apart from the answering model (its own preset/URL, model and key) and
 goes through kbqa's own `LLMClient`. A failing or confused judge never fails a run: the item is marked
 unjudged with the reason, and after `MAX_CONSECUTIVE_FAILURES` failed calls in a row the rest of the run
@@ -35,7 +35,7 @@ class JudgeConfig(BaseModel):
     llm: str  # preset (llamacpp, ollama, vllm, openai) or base URL
     model: str | None = None
     api_key_env: str | None = None  # environment variable holding the judge's key (default: the preset's)
-    prompts: list[str] = ["faithfulness-v1", "correctness-v1"]
+    prompts: list[str] = ["faithfulness-v2", "correctness-v2"]
     timeout: float = 60.0
     max_retries: int = 1
     max_output_tokens: int = 160
