@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kbqa.errors import UsageError
 from kbqa.eval.compare import as_text, compare
 from kbqa.eval.export import export
 from kbqa.eval.run import RunProgress, latest_finished, load_config, run
@@ -161,3 +162,41 @@ def test_bad_configs_are_one_line_errors(run_cli, tmp_path):
     proc = run_cli("eval", "run", "--config", bad)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {bad}: settings.chunk_sise: not a kbqa setting (see README Configuration)"
+
+
+def test_a_run_indexes_an_extra_folder_through_its_render_step(tmp_path, eval_settings):
+    """`documents = ["corpus", {path, render}]`: the rendered documents are indexed next to the corpus."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "harbour.note").write_text(
+        "Harbour Lane Garden\nThe Harbour Lane Garden was planted by nine neighbours in 2021.\n"
+    )
+    script = tmp_path / "render_notes.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "def render(src, dest):\n"
+        "    out = []\n"
+        "    for p in Path(src).glob('*.note'):\n"
+        "        target = Path(dest) / (p.stem + '.md')\n"
+        "        title, body = p.read_text().split('\\n', 1)\n"
+        "        target.write_text(f'# {title}\\n\\n{body}')\n"
+        "        out.append(target)\n"
+        "    return out\n"
+    )
+    item = {"id": "g1", "question": "How many neighbours planted the Harbour Lane Garden?", "history": [],
+            "category": "how_many", "sources": ["harbour.md"], "evidence": ["planted by nine neighbours in 2021"],
+            "reference": "Nine neighbours, in 2021.", "must": ["nine"], "abstain": False}  # fmt: skip
+    (tmp_path / "garden.jsonl").write_text(json.dumps(item) + "\n")
+    cfg = tmp_path / "garden.toml"
+    cfg.write_text(
+        f'name = "garden"\nroot = "{ROOT}"\nsets = ["{tmp_path / "garden.jsonl"}"]\nruns_dir = "{tmp_path / "runs"}"\n'
+        f'documents = ["corpus", {{path = "{raw}", render = "{script}"}}]\n'
+    )
+    done = run(load_config(cfg), eval_settings)
+    record = done.records[0]
+    assert record.metrics["hit@1"] == 1.0 and record.retrieval["hybrid"][0].source == "harbour.md"
+    assert record.metrics["answer_accuracy"] == 1.0, record.answer["answer"]
+
+    cfg.write_text(cfg.read_text().replace(str(script), str(tmp_path / "missing.py")))
+    with pytest.raises(UsageError, match=r"documents.render: .*missing.py does not exist"):
+        run(load_config(cfg), eval_settings)

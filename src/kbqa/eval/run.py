@@ -211,13 +211,16 @@ def _render(script: Path, src: Path, dest: Path, config_path: Path) -> list[Path
     spec = importlib.util.spec_from_file_location(f"kbqa_render_{script.stem}", script)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not callable(getattr(module, "render", None)):
-        raise UsageError(f"{script}: has no render(src, dest) function")
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    return list(module.render(src, dest))
+    try:
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "render", None)):
+            raise UsageError(f"{script}: has no render(src, dest) function")
+        return list(module.render(src, dest))
+    except ImportError as exc:  # a renderer's own dependency (fpdf2, pyphen, python-docx: the test extra)
+        raise UsageError(f"{script}: needs the module {exc.name!r} (pip install -e '.[test]')") from None
 
 
 # ------------------------------------------------------------------ answering and measuring one item
@@ -343,7 +346,7 @@ def fingerprint(loaded: LoadedConfig, sets: list[QuestionSet], settings: Setting
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def find_resumable(runs_dir: Path, name: str, print_: str) -> Path | None:
+def find_resumable(runs_dir: Path, name: str, wanted: str) -> Path | None:
     """The newest unfinished run folder of this config with the same fingerprint."""
     if not runs_dir.is_dir():
         return None
@@ -352,7 +355,7 @@ def find_resumable(runs_dir: Path, name: str, print_: str) -> Path | None:
         if (folder / "summary.json").exists() or not meta.exists():
             continue
         try:
-            if json.loads(meta.read_text())["fingerprint"] == print_:
+            if json.loads(meta.read_text())["fingerprint"] == wanted:
                 return folder
         except (OSError, ValueError, KeyError):
             continue
