@@ -73,12 +73,12 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
 
-    from kbqa.config import Settings, configure_offline
-    from kbqa.index.embed import get_embedder, onnx_path
+    from kbqa.config import Settings, offline
+    from kbqa.index.embed import Embedder, onnx_path
     from kbqa.index.store import Store
     from kbqa.ingestion.pipeline import ingest
 
-    configure_offline()
+    offline()
     with tempfile.TemporaryDirectory(prefix="kbqa-bench-ingest-") as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
@@ -91,7 +91,7 @@ def main() -> int:
 
         exported = not onnx_path(cache).exists()
         started = time.perf_counter()
-        embedder = get_embedder(cache, settings.embed_threads)
+        embedder = Embedder(cache, settings.embed_threads)
         load_s = time.perf_counter() - started
         log(f"embedder loaded in {load_s:.1f} s{' (ONNX export included)' if exported else ''}")
 
@@ -131,7 +131,7 @@ def main() -> int:
         with timer.active():
             instrument(timer)
             started, cpu = time.perf_counter(), time.process_time()
-            report = ingest(settings)
+            report = ingest(settings, embedder=lambda: embedder)
             ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
         log(report.summary())
 

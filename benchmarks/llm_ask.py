@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from kbqa.api import KnowledgeBase
-from kbqa.config import get_settings
+from kbqa.config import Settings
 from kbqa.eval.dataset import load_set
 from kbqa.llm.server import free_port, start_server, stop_server
 from kbqa.schema import Answer
@@ -41,7 +41,7 @@ def main() -> None:
     dev = load_set(ROOT / "evals" / "sets" / "dev.jsonl").items
     items = [i.model_dump() for i in dev if not i.abstain and not i.history and i.category != "listing"][: args.n]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = get_settings().with_overrides(data_dir=Path(tmp) / "data", corpus_dir=ROOT / "corpus")
+        settings = Settings().with_overrides(data_dir=Path(tmp) / "data", corpus_dir=ROOT / "corpus")
         kb = KnowledgeBase(settings)
         kb.ingest()
         print("starting the llama.cpp server…", file=sys.stderr)

@@ -149,18 +149,19 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
 
-    from kbqa.config import Settings, configure_offline
-    from kbqa.index.embed import Embedder, get_embedder
+    from kbqa.config import Settings, offline
+    from kbqa.index.embed import Embedder
     from kbqa.index.keyword import KeywordIndex
     from kbqa.index.store import Store
     from kbqa.retrieve import Retriever
 
-    configure_offline()
+    offline()
     qs = [q["question"] for q in questions(args.questions)]
     with tempfile.TemporaryDirectory(prefix="kbqa-bench-scale-") as tmp:
         data_dir = Path(tmp) / "data"
         settings = Settings(data_dir=data_dir, corpus_dir=Path(tmp) / "corpus")
-        get_embedder(Path(settings.model_cache_dir), settings.embed_threads).embed_one("warm up")
+        embedder = Embedder(Path(settings.model_cache_dir), settings.embed_threads)
+        embedder.embed_one("warm up")
 
         log(f"building a synthetic index of {args.n} chunks…")
         started, cpu = time.perf_counter(), time.process_time()
@@ -170,7 +171,7 @@ def main() -> int:
         disk_mb = sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file()) / 1e6
 
         # A fresh store and retriever, as a new process would have (the embedder stays loaded).
-        retriever = Retriever(settings, Store(settings))
+        retriever = Retriever(settings, Store(settings), lambda: embedder)
         timer = PhaseTimer()
         with timer.active():
             timer.wrap(Embedder, "embed_one", "query embedding")

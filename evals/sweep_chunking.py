@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from kbqa.api import KnowledgeBase
-from kbqa.config import configure_offline, get_settings
+from kbqa.config import Settings, offline
 from kbqa.eval.run import LoadedConfig, RunConfig, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +27,9 @@ def main() -> None:
     ap.add_argument("--overlaps", default="0,32,64")
     ap.add_argument("--sets", default="dev,heldout")
     args = ap.parse_args()
-    configure_offline()
+    offline()
     sets = args.sets.split(",")
-    base = get_settings()
+    base = Settings()
     print("size overlap chunks | " + " | ".join(f"{s}: hit@5 mrr acc declined" for s in sets))
     with tempfile.TemporaryDirectory() as runs:
         for size in map(int, args.sizes.split(",")):

@@ -12,7 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from kbqa.config import configure_offline, get_settings
+from kbqa.config import Settings, offline
 from kbqa.eval.run import LoadedConfig, RunConfig, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="dev,heldout,fresh")
     args = ap.parse_args()
-    configure_offline()
+    offline()
     sets = args.sets.split(",")
     print("rrf_k bm25_weight | hybrid hit@5 (dense, bm25) mrr  per set: " + ", ".join(sets))
     with tempfile.TemporaryDirectory() as runs:
@@ -31,7 +31,7 @@ def main() -> None:
             config = RunConfig(
                 name=f"fusion-{rrf_k}-{weight}", sets=sets, settings={"rrf_k": rrf_k, "bm25_weight": weight}
             )
-            summary = run(LoadedConfig.inline(config, ROOT), get_settings(), runs_dir=Path(runs)).summary
+            summary = run(LoadedConfig.inline(config, ROOT), Settings(), runs_dir=Path(runs)).summary
             cells = []
             for s in sets:
                 f = summary["by_set"][s]

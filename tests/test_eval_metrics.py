@@ -160,9 +160,9 @@ def test_list_answers_are_checked_item_by_item_with_their_lead_in():
 
 def test_kbqa_support_check_accepts_a_paraphrase_that_quoting_would_miss(model_cache):
     from kbqa.answer.verify import Verifier
-    from kbqa.index.embed import get_embedder
+    from kbqa.index.embed import Embedder
 
-    check = SupportCheck(Verifier(get_embedder(model_cache)))
+    check = SupportCheck(Verifier(Embedder(model_cache)))
     said = "Sheffield and Hull universities are partners in Phase 2 [1]."
     assert alce(said, [P_A]) == (0.0, 0.0)  # not a quote
     checked = citations.check(said, [P_A], check)

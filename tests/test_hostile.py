@@ -95,8 +95,7 @@ def test_a_question_with_nothing_to_look_up_is_declined_with_a_hint(corpus_kb, q
 
 
 def test_a_short_follow_up_is_not_a_non_question(corpus_kb):
-    history = [{"role": "user", "content": "Tell me about the Imagine project."}]
-    history.append({"role": "assistant", "content": corpus_kb.ask(history[0]["content"]).answer})
-    answer = corpus_kb.ask("Who?", history=history)
-    assert answer.answer != NOTHING_TO_LOOK_UP
-    assert corpus_kb.ask("???", history=history).answer == NOTHING_TO_LOOK_UP
+    chat = corpus_kb.conversation()
+    chat.ask("Tell me about the Imagine project.")
+    assert chat.ask("Who?").answer != NOTHING_TO_LOOK_UP
+    assert chat.ask("???").answer == NOTHING_TO_LOOK_UP

@@ -188,7 +188,7 @@ def test_a_keyword_index_that_stays_missing_is_an_error_not_a_silent_fallback(se
     with pytest.raises(StoreError, match="keyword index .* missing; run `kbqa ingest`"):
         KnowledgeBase(settings).ask("Who are Bovaird and Loeffler?")
     ingest(settings)  # and ingest repairs it
-    assert KnowledgeBase(settings).retrieve("Bovaird Loeffler", 3, mode="bm25")
+    assert KnowledgeBase(settings).retrieve("Bovaird Loeffler", k=3, mode="bm25")
 
 
 @pytest.mark.slow
@@ -219,7 +219,7 @@ def test_asks_during_repeated_ingests_never_fail_and_always_use_keyword_search(s
         kb = KnowledgeBase(settings)
         while writer.poll() is None:
             try:
-                hits = kb.retrieve(PHASE2, 5)
+                hits = kb.retrieve(PHASE2, k=5)
                 assert any(h.bm25_rank is not None for h in hits), "no keyword hits"
                 assert_phase2_answered(kb.ask(PHASE2))
             except (StoreError, AssertionError, OSError) as exc:
@@ -401,7 +401,7 @@ def test_compact_removes_the_text_of_deleted_files_from_disk(settings_factory, t
     assert done["chunks"] == before["manifest_total"]
     assert _files_containing(data, b"quokka-lantern") == []
     assert_consistent(settings)
-    hits = KnowledgeBase(settings).retrieve("Bovaird Loeffler co-production publications", 3)
+    hits = KnowledgeBase(settings).retrieve("Bovaird Loeffler co-production publications", k=3)
     assert hits and hits[0].chunk.source == SRC_003
     assert ingest(settings).files_unchanged == 1
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from kbqa.api import KnowledgeBase
-from kbqa.schema import Answer
+from kbqa.schema import Final, TextDelta
 from tests.support import CORPUS, PHASE2, make_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -30,22 +30,19 @@ def test_cited_answer(kb, llm_server):
 
 def test_answer_streams_token_by_token(kb, llm_server):
     pieces = list(kb.ask_stream("What is participatory budgeting?", llm=llm_server))
-    text = [p for p in pieces if isinstance(p, str)]
+    text = [p.text for p in pieces if isinstance(p, TextDelta)]
     final = pieces[-1]
-    assert isinstance(final, Answer) and len(text) >= 5
+    assert isinstance(final, Final) and len(text) >= 5
     assert "participatory budgeting" in "".join(text).lower()
 
 
 def test_follow_up_is_condensed(kb, llm_server):
-    first = kb.ask("Tell me about the Imagine project on civic engagement.", llm=llm_server)
-    history = [
-        {"role": "user", "content": first.question},
-        {"role": "assistant", "content": first.answer, "topic": first.topic, "entry_ids": first.entry_ids},
-    ]
-    answer = kb.ask("Who coordinated its cultural strand?", history=history, llm=llm_server)
+    chat = kb.conversation()
+    chat.ask("Tell me about the Imagine project on civic engagement.", llm=llm_server)
+    answer = chat.ask("Who coordinated its cultural strand?", llm=llm_server)
     assert answer.standalone_question and answer.standalone_question != answer.question
     assert "imagine" in answer.standalone_question.lower()
-    passages = " ".join(h.chunk.text for h in kb.retrieve(answer.standalone_question, 5))
+    passages = " ".join(h.chunk.text for h in kb.retrieve(answer.standalone_question, k=5))
     assert "Cultural: co-ordinated by Professor Kate Pahl" in passages  # the rewrite finds the right passage
 
 
@@ -66,7 +63,7 @@ def test_instructions_inside_a_document_do_not_change_the_answer(tmp_path, model
     )
     kb = KnowledgeBase(make_settings(tmp_path / "data", corpus, model_cache, llm_timeout=120))
     kb.ingest()
-    assert any(h.chunk.source == "zz_update.txt" for h in kb.retrieve(PHASE2, 5))  # the injected passage is retrieved
+    assert any(h.chunk.source == "zz_update.txt" for h in kb.retrieve(PHASE2, k=5))  # the injected passage is retrieved
     answer = kb.ask(PHASE2, llm=llm_server)
     assert "PWNED" not in answer.answer and "cancelled" not in answer.answer
     assert "Sheffield" in answer.answer and not answer.fallback

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from kbqa.api import KnowledgeBase
-from kbqa.llm.client import Reset
-from kbqa.schema import Answer
+from kbqa.conversation import Conversation
+from kbqa.schema import Answer, Final, Reset, TextDelta
 from tests.fake_llm import FakeLLM, Step
 
 PHASE2 = "Which universities are partners in Phase 2 of the Enabling Social Action programme?"
@@ -22,16 +22,20 @@ def kb(corpus_kb: KnowledgeBase) -> KnowledgeBase:
     return KnowledgeBase(corpus_kb.settings.with_overrides(llm_timeout=TIMEOUT, llm_max_retries=2))
 
 
-def ask(kb: KnowledgeBase, script: list[Step], question: str = PHASE2, **kwargs) -> tuple[Answer, list, FakeLLM]:
+def ask(
+    kb: KnowledgeBase, script: list[Step], question: str = PHASE2, history: list | None = None, **kwargs
+) -> tuple[Answer, list, FakeLLM]:
+    """Ask through a conversation restored from `history` (OpenAI-style messages); the events before the Final."""
     with FakeLLM(script=script) as fake:
-        pieces = list(kb.ask_stream(question, llm=fake.url, **kwargs))
-    assert isinstance(pieces[-1], Answer)
-    return pieces[-1], pieces[:-1], fake
+        chat = Conversation.from_messages(kb, history or [])
+        events = list(chat.ask_stream(question, llm=fake.url, **kwargs))
+    assert isinstance(events[-1], Final)
+    return events[-1].answer, events[:-1], fake
 
 
 def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
     answer, pieces, fake = ask(kb, [Step("The universities of Sheffield and Hull are the partners [1].")])
-    assert "".join(p for p in pieces if isinstance(p, str)).strip() == answer.answer
+    assert "".join(p.text for p in pieces if isinstance(p, TextDelta)).strip() == answer.answer
     assert answer.model == "fake-model" and answer.usage["completion_tokens"] > 0
     assert [c.n for c in answer.citations] == [1]
     assert answer.citations[0].verified is True
@@ -98,7 +102,7 @@ def test_stream_cut_then_success_resets_and_recovers(kb):
     answer, pieces, _ = ask(kb, [Step(text, cut_after=2), Step(text)])
     resets = [i for i, p in enumerate(pieces) if isinstance(p, Reset)]
     assert len(resets) == 1 and not answer.fallback
-    after = "".join(p for p in pieces[resets[0] + 1 :] if isinstance(p, str))
+    after = "".join(p.text for p in pieces[resets[0] + 1 :] if isinstance(p, TextDelta))
     assert after.strip() == answer.answer
 
 

@@ -65,5 +65,17 @@ def test_support(verifier, claim, ok):
 
 def test_citation_is_verified_only_if_every_claim_citing_it_is_supported(verifier):
     answer = "Sheffield and Hull are partners in Phase 2 [1]. It was funded by NASA [1]."
-    [citation] = verifier.citations(answer, [PASSAGE], {1: 1})
+    [citation] = verifier.citations(answer, [PASSAGE], {1: 1}, {"c1": 0.5})
     assert citation.verified is False
+    assert citation.score == 0.5
+
+
+def test_citation_highlights_the_passage_sentence_each_claim_rests_on(verifier):
+    answer = "Sheffield and Hull are partners in Phase 2 [1]. It runs from 2018 to 2020 [1]."
+    [citation] = verifier.citations(answer, [PASSAGE], {1: 1}, {})
+    quoted = [PASSAGE.text[s:e] for s, e in citation.highlights]
+    assert quoted == [
+        "The Department for Digital, Culture, Media and Sport (DCMS) is working in partnership with the universities "
+        "of Sheffield and Hull on Phase 2 of the Enabling Social Action programme.",
+        "The programme runs from 2018 to 2020.",
+    ]

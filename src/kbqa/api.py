@@ -1,32 +1,57 @@
-"""The public Python API: one `KnowledgeBase` that the CLI, the UI and the evals all call.
+"""The public engine API: one `KnowledgeBase` that the CLI, the UI and the evals all build on.
 
-import kbqa
-kbqa.ingest()                                   # corpus/ → index (incremental)
-a = kbqa.ask("Which universities are partners in Phase 2?")
-print(a.answer, a.citations[0].source)
-for piece in kbqa.ask_stream("...", llm="llamacpp"):   # str deltas, then the final Answer
-    ...
+    import kbqa
+    kbqa.offline()
+    kb = kbqa.KnowledgeBase(kbqa.Settings())
+    kb.ensure_index()
+    answer = kb.ask("Which universities are partners in Phase 2 of the Enabling Social Action programme?")
+    chat = kb.conversation()
+    for event in chat.ask_stream("Tell me about the Imagine project."): ...
+
+A `KnowledgeBase` owns everything it answers with (the index, the embedding model, the keyword
+index, the answerers), loads each once, and is safe to share between threads: a web server makes one
+and gives each user a `Conversation`.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kbqa.answer import catalog
-from kbqa.answer.extractive import Extractive
-from kbqa.config import Settings, configure_offline, get_settings
-from kbqa.conversation import FollowUp, carry_over, turns_from_messages
-from kbqa.errors import LLMError, UsageError
+import numpy as np
+
+from kbqa.answer import ANSWERERS, Answerer, Request, answerer_class
+from kbqa.config import Settings
+from kbqa.conversation import Conversation
+from kbqa.errors import StoreError, UsageError
+from kbqa.index.embed import Embedder
+from kbqa.index.keyword import KeywordIndex
 from kbqa.index.store import Store
-from kbqa.ingestion.pipeline import Progress, ingest
-from kbqa.llm.client import Reset
+from kbqa.ingestion import pipeline
+from kbqa.ingestion.pipeline import Progress
 from kbqa.retrieve import Filters, Retriever
-from kbqa.schema import Answer, Chunk, Hit, IngestReport
+from kbqa.schema import (
+    Answer,
+    Chunk,
+    Entry,
+    EntryText,
+    Event,
+    Facets,
+    Final,
+    FollowUp,
+    Hit,
+    IngestReport,
+    Reset,
+    SourceInfo,
+    TextDelta,
+)
 from kbqa.text import content_words
+
+if TYPE_CHECKING:
+    from llama_index.core.retrievers import BaseRetriever
 
 MAX_QUESTION_CHARS = 2000
 NOTHING_TO_LOOK_UP = (
@@ -34,23 +59,70 @@ NOTHING_TO_LOOK_UP = (
 )
 
 
+class AnswerStream:
+    """The events of one answer as they are produced: `TextDelta`s, a `Reset` when text shown so far must
+    be discarded (an LLM retry), and last a `Final`. Iterate it once; `.answer` gives the final `Answer`
+    (draining the stream if it was not read to the end)."""
+
+    def __init__(self, events: Iterator[Event], on_final: Callable[[Answer], None] | None = None) -> None:
+        self._events = events
+        self._on_final = on_final
+        self._answer: Answer | None = None
+        self.text = ""  # the answer text shown so far (after the last reset)
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self._events:
+            if isinstance(event, TextDelta):
+                self.text += event.text
+            elif isinstance(event, Reset):
+                self.text = ""
+            elif isinstance(event, Final):
+                self._answer = event.answer
+                if self._on_final is not None:
+                    self._on_final(event.answer)
+            yield event
+
+    @property
+    def answer(self) -> Answer:
+        if self._answer is None:
+            for _ in self:
+                pass
+        if self._answer is None:  # an answerer that ended without a Final is a bug in kbqa
+            raise RuntimeError("the answer stream ended without a final answer")
+        return self._answer
+
+
 class KnowledgeBase:
-    """An index plus the machinery to answer from it; cheap to create, loads models on first use."""
+    """An index and everything needed to answer from it; cheap to create, loads models on first use."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        configure_offline()
-        self.settings = settings or get_settings()
+        self.settings = settings if settings is not None else Settings()
         self.store = Store(self.settings)
-        self.retriever = Retriever(self.settings, self.store)
+        self.retriever = Retriever(self.settings, self.store, lambda: self.embedder)
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+        self._answerers: dict[str, Answerer] = {}
 
-    # ------------------------------------------------------------ indexing
+    @property
+    def embedder(self) -> Embedder:
+        """The sentence-embedding model, loaded on first use (~0.3 s)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = Embedder(Path(self.settings.model_cache_dir), self.settings.embed_threads)
+            return self._embedder
+
+    @property
+    def keyword_index(self) -> KeywordIndex | None:
+        return self.retriever.keyword_index
+
+    # ------------------------------------------------------------ the index
     def ingest(
-        self, paths: list[Path] | None = None, progress: Progress | None = None, wait: bool = False
+        self, paths: list[Path] | None = None, *, progress: Progress | None = None, wait: bool = False
     ) -> IngestReport:
         """Index new and changed files under `paths` (default: the corpus folder); drop deleted ones.
 
         With `wait`, wait for another ingest of the same data folder to finish instead of failing."""
-        report = ingest(self.settings, paths, progress, wait=wait)
+        report = pipeline.ingest(self.settings, paths, progress, wait=wait, embedder=lambda: self.embedder)
         self.store.reload_manifest()
         return report
 
@@ -59,225 +131,269 @@ class KnowledgeBase:
         return not self.store.manifest.files
 
     def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
-        """Build the index from the corpus folder if there is none yet (so a first `ask` just works)."""
-        if self.is_empty():  # several processes may start on an empty index at once: all wait for one build
+        """Build the index from the corpus folder if it is empty (several processes starting at once all
+        wait for one build). `ask` never does this by itself: the CLI and the UI call it and say so."""
+        if self.is_empty():
             return self.ingest(progress=progress, wait=True)
         return None
 
-    def sources(self) -> list[dict[str, Any]]:
+    def remove(self, source: str) -> IngestReport:
+        """Drop one indexed file from the index (the file itself is left alone)."""
+        self._check_source(source)
+        report = pipeline.remove(self.settings, source)
+        self.store.reload_manifest()
+        return report
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the index so that the text of removed files leaves the disk (see `Store.compact`)."""
+        return self.store.compact()
+
+    def sources(self) -> list[SourceInfo]:
         """Indexed files with their entry and chunk counts."""
+        self.store.sync()
         return [
-            {
-                "source": source,
-                "title": (info.get("entries") or [{}])[0].get("title", ""),
-                "entries": len(info.get("entries", [])),
-                "chunks": info["chunks"],
-                "path": info["path"],
-            }
+            SourceInfo(
+                source=source,
+                title=(info.get("entries") or [{}])[0].get("title", ""),
+                entries=len(info.get("entries", [])),
+                chunks=info["chunks"],
+                path=info["path"],
+                ingested_at=info.get("ingested_at", 0.0),
+            )
             for source, info in sorted(self.store.manifest.files.items())
         ]
 
-    # ------------------------------------------------------------ asking
-    def retrieve(
-        self, question: str, k: int | None = None, where: Filters | list[str] | None = None, mode: str = "hybrid"
-    ) -> list[Hit]:
+    def facets(self) -> Facets:
+        """What the index's metadata holds: the choices for source, keyword, contributor and year filters."""
+        entries = self.entries(Filters())
+        years = [y for e in entries for y in (e.year_start, e.year_end) if y is not None]
+        return Facets(
+            sources=sorted(self.store.manifest.files),
+            keywords=_unique_sorted(k for e in entries for k in e.keywords),
+            contributors=_unique_sorted(p for e in entries for p in e.contributors + e.affiliations),
+            year_min=min(years, default=None),
+            year_max=max(years, default=None),
+        )
+
+    def entry(self, entry_id: str) -> EntryText:
+        """A whole entry (its metadata and full text), e.g. to open it from a citation."""
         self.store.sync()
-        return self.retriever.search(question, k, _filters(where), mode)
+        found = next((e for e in self.store.manifest.entries() if e.entry_id == entry_id), None)
+        if found is None:
+            raise UsageError(f"no entry {entry_id!r} in the index")
+        chunks = self.store.chunks_of_entries([entry_id], limit=len(found.chunk_ids) or 1)
+        return EntryText(found, join_overlapping([c.text for c in chunks]))
 
-    def follow_up(self, question: str, history: list[dict[str, Any]] | None) -> FollowUp:
-        """The question resolved against the conversation without an LLM (topic carry-over)."""
-        return carry_over(question, turns_from_messages(history))
+    # ------------------------------------------------------------ what answerers use (answer.Context)
+    def retrieve(
+        self, question: str, *, k: int | None = None, filters: Filters | list[str] | None = None, mode: str = "hybrid"
+    ) -> list[Hit]:
+        """The k passages that best match `question`, each with its scores."""
+        self.store.sync()
+        return self.retriever.search(question, self._k(k), self._filters(filters), mode)
 
-    def standalone(self, question: str, history: list[dict[str, Any]] | None) -> str:
-        return self.follow_up(question, history).standalone
-
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        where: Filters | list[str] | None = None,
-        history: list[dict[str, Any]] | None = None,
-        llm: str | None = None,
-    ) -> Answer:
-        """Answer `question` with citations; `history` is earlier turns as {"role", "content"} messages."""
-        final = None
-        for piece in self.ask_stream(question, k=k, where=where, history=history, llm=llm):
-            if isinstance(piece, Answer):
-                final = piece
-        assert final is not None
-        return final
-
-    def ask_stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        where: Filters | list[str] | None = None,
-        history: list[dict[str, Any]] | None = None,
-        llm: str | None = None,
-    ) -> Iterator[str | Reset | Answer]:
-        """Yield the answer's text as it is produced (str pieces), then the final `Answer`.
-
-        With an LLM, a `Reset` may come between pieces: discard the text so far (a retry follows).
-        """
-        question = _check_question(question)
-        filters = _filters(where)
-        self.ensure_index()
-        if not content_words(question) and not (history and re.search(r"[^\W\d_]", question)):
-            # "???", "What?": nothing to look up (but "Why?" or "Tell me more" after an answer is a follow-up)
-            answer = Answer(question, NOTHING_TO_LOOK_UP, [], True)
-            yield answer.answer
-            yield answer
-            return
-        llm_name = llm or self.settings.llm
-        answer = self._catalog_answer(question, filters)
-        if answer is None and llm_name:
-            yield from self._generate(question, k, filters, history, llm_name)
-            return
-        if answer is None:
-            answer, _ = self._sentence_answer(question, self.follow_up(question, history), k, filters)
-        yield answer.answer
-        yield answer
-
-    def extractive(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        filters: Filters | None = None,
-        history: list[dict[str, Any]] | None = None,
-    ) -> Answer:
-        """The no-LLM answer: catalogue lookup for listing questions, else the best cited sentences."""
-        answer = self._catalog_answer(question, filters)
-        if answer is None:
-            answer, _ = self._sentence_answer(question, self.follow_up(question, history), k, filters)
-        return answer
-
-    def _catalog_answer(self, question: str, filters: Filters | None) -> Answer | None:
-        """Listing questions ("which projects did X contribute to?") answered from entry metadata."""
-        started = time.perf_counter()
-        meta = catalog.match(question, self._entries(filters))
-        if meta is None:
-            return None
-        chunks = {cid: chunk for cid, (chunk, _) in self.store.get(catalog.evidence_chunk_ids(meta)).items()}
-        answer = catalog.answer(meta, question, chunks)
-        answer.timings = {"retrieve_ms": (time.perf_counter() - started) * 1000, **answer.timings}
-        answer.entry_ids = [e.entry_id for e in meta.entries]
-        return answer
-
-    def _sentence_answer(
-        self, question: str, follow: FollowUp, k: int | None, filters: Filters | None
-    ) -> tuple[Answer, list[Hit]]:
-        """Retrieve for the (resolved) question and pick the best cited sentences, or abstain."""
-        started = time.perf_counter()
-        hits = self.retrieve_for(follow, k, filters)
-        retrieve_ms = (time.perf_counter() - started) * 1000
-        answer = self.answerer().answer(question, hits, context=follow.context)
-        answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
-        if follow.standalone != question:
-            answer.standalone_question = follow.standalone
-        self._set_topic(answer, hits)
-        return answer, hits
-
-    def _generate(
-        self, question: str, k: int | None, filters: Filters | None, history: list[dict[str, Any]] | None, llm: str
-    ) -> Iterator[str | Reset | Answer]:
-        """The LLM path: condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
-        from kbqa.answer import llm as generate
-        from kbqa.answer.verify import Verifier
-        from kbqa.llm.client import LLMClient, resolve
-
-        client = LLMClient(resolve(self.settings, llm))
-        follow = self.follow_up(question, history)
-        asked = question
-        if follow.context is not None:
-            turns = [(t.question, t.answer) for t in turns_from_messages(history)]
-            try:
-                rewritten = generate.condense(client, question, turns, self.settings.history_tokens, follow.standalone)
-            except LLMError:
-                rewritten = follow.standalone  # the answer step meets the same failure and reports it
-            if rewritten != follow.standalone:  # the model resolved the reference: search for its question
-                follow, asked = FollowUp(rewritten), rewritten
-        fallback, hits = self._sentence_answer(asked, follow, k, filters)
-        fallback.question, fallback.standalone_question = question, follow.standalone
-        yield from generate.stream_answer(follow.standalone, hits, fallback, client, Verifier(self.retriever.embedder))
-
-    def retrieve_for(self, follow: FollowUp, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
-        """Hits for a (resolved) question. A follow-up is answered from the entries the conversation
-        is about: their passages, best-matching first."""
-        hits = self.retrieve(follow.standalone, k, filters)
+    def retrieve_for(self, follow: FollowUp, k: int, filters: Filters) -> list[Hit]:
+        """Hits for a resolved question. A follow-up is answered from the entries the conversation is
+        about first (their passages, best-matching first); the other hits still count."""
+        hits = self.retrieve(follow.standalone, k=k, filters=filters)
         if not follow.entry_ids:
             return hits
         entry = [h for h in hits if h.chunk.metadata.get("entry_id") in follow.entry_ids]
         seen = {h.chunk.id for h in entry}
         low = min((h.score for h in entry), default=hits[0].score if hits else 1.0)
-        rest = [Hit(chunk=c, score=low) for c in self.store.chunks_of_entries(follow.entry_ids) if c.id not in seen]
+        more = [c for c in self.store.chunks_of_entries(list(follow.entry_ids)) if c.id not in seen]
+        cosines = self._cosines(follow.standalone, more)
+        rest = [Hit(chunk=c, score=low, dense=cosines.get(c.id)) for c in more]
         seen |= {h.chunk.id for h in rest}
         return entry + rest + [h for h in hits if h.chunk.id not in seen]
 
-    def _set_topic(self, answer: Answer, hits: list[Hit]) -> None:
-        """Remember what the answer was about, for the next follow-up."""
-        if answer.abstained:
-            return
-        cited = {c.text for c in answer.citations}
-        chunks = [h.chunk for h in hits if h.chunk.text in cited] or [h.chunk for h in hits[:1]]
-        answer.topic = topic_of(chunks[0]) if chunks else None
-        answer.entry_ids = list(dict.fromkeys(c.metadata.get("entry_id") for c in chunks if c.metadata.get("entry_id")))
+    def entries(self, filters: Filters) -> list[Entry]:
+        """The catalogue: every indexed entry that matches the filters."""
+        self.store.sync()
+        return [e for e in self.store.manifest.entries() if filters.matches_entry(e)]
 
-    def answerer(self) -> Extractive:
-        return Extractive(self.settings, self.retriever.embedder, self.retriever.keyword_index)
+    def chunks(self, ids: list[str]) -> dict[str, tuple[Chunk, np.ndarray | None]]:
+        """Live chunks by id, with their vectors."""
+        return self.store.get(ids, with_vectors=True)
 
-    def _entries(self, filters: Filters | None):  # noqa: ANN202
-        entries = self.store.manifest.entries()
-        if filters and filters.source:
-            entries = [e for e in entries if e.source == filters.source]
-        return entries
+    def _cosines(self, text: str, chunks: list[Chunk]) -> dict[str, float]:
+        if not chunks:
+            return {}
+        query = self.embedder.embed_one(text)
+        found = self.chunks([c.id for c in chunks])
+        return {cid: float(np.dot(vec, query)) for cid, (_, vec) in found.items() if vec is not None}
+
+    # ------------------------------------------------------------ asking
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer one question with citations (no conversation). Options: k, filters, llm, answerer,
+        abstain_threshold — see `stream`."""
+        return self.ask_stream(question, **options).answer
+
+    def ask_stream(self, question: str, **options: Any) -> AnswerStream:
+        """Like `ask`, as an `AnswerStream` of events."""
+        return self.stream(question, **options)
+
+    def conversation(self) -> Conversation:
+        """A new conversation (one per chat session): follow-ups are resolved against its turns."""
+        return Conversation(self)
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | list[str] | None = None,
+        llm: str | None = None,
+        answerer: str | None = None,
+        abstain_threshold: float | None = None,
+        follow: FollowUp | None = None,
+        turns: tuple[tuple[str, str], ...] = (),
+        on_final: Callable[[Answer], None] | None = None,
+    ) -> AnswerStream:
+        """The answer to `question` as a stream of events, validated up front (a bad option raises now).
+
+        k: passages to retrieve (1 … Settings.max_k); filters: `Filters` or CLI strings ("year=2015-2018");
+        llm: preset or base URL (default Settings.llm; None = extractive); answerer: a registered name
+        (default: the catalogue for listing questions, then the LLM if one is set, else extractive);
+        abstain_threshold: 0–1, this question only. `follow`/`turns` come from a `Conversation`.
+        """
+        question = _check_question(question)
+        if self.is_empty():
+            raise StoreError(
+                f"the index in {self.settings.data_dir} is empty: run `kbqa ingest` (or call kb.ensure_index())"
+            )
+        k, filters, abstain_threshold = self.check_options(k=k, filters=filters, abstain_threshold=abstain_threshold)
+        request = Request(
+            question=question,
+            follow=follow or FollowUp(question),
+            k=k,
+            filters=filters,
+            abstain_threshold=abstain_threshold,
+            llm=llm or self.settings.llm,
+            turns=turns,
+        )
+        if not content_words(question) and not (turns and re.search(r"[^\W\d_]", question)):
+            # "???", "What?": nothing to look up (but "Why?" or "Tell me more" after an answer is a follow-up)
+            answer = Answer(question, NOTHING_TO_LOOK_UP, [], status="abstained")
+            return AnswerStream(iter([TextDelta(answer.answer), Final(answer)]), on_final)
+        chosen = self._choose(request, answerer)
+        return AnswerStream(chosen.stream(request), on_final)
+
+    def check_options(
+        self,
+        *,
+        k: int | None = None,
+        filters: Filters | list[str] | None = None,
+        abstain_threshold: float | None = None,
+    ) -> tuple[int, Filters, float]:
+        """Validated answering options, defaults filled in; UsageError naming the bad one (the CLI and
+        the UI check them once, before the first question)."""
+        threshold = self.settings.abstain_threshold if abstain_threshold is None else abstain_threshold
+        if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+            raise UsageError(f"abstain_threshold={threshold!r}: must be between 0 and 1")
+        return self._k(k), self._filters(filters), float(threshold)
+
+    def _choose(self, request: Request, name: str | None) -> Answerer:
+        """The named answerer, or the first of catalogue → LLM/extractive that takes the question."""
+        if name is not None:
+            chosen = self._answerer(name)
+            if not chosen.accepts(request):
+                why = "needs an LLM (pass llm=…)" if name == "llm" else "does not take this question"
+                raise UsageError(f"answerer {name!r} {why}")
+            return chosen
+        for candidate in ("catalog", "llm" if request.llm else "extractive"):
+            if self._answerer(candidate).accepts(request):
+                return self._answerer(candidate)
+        raise RuntimeError("the extractive answerer accepts every question")  # pragma: no cover - kbqa bug
+
+    def _answerer(self, name: str) -> Answerer:
+        with self._lock:
+            if name not in self._answerers:
+                self._answerers[name] = answerer_class(name)(self)
+            return self._answerers[name]
+
+    def _k(self, k: int | None) -> int:
+        k = self.settings.k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.settings.max_k:
+            raise UsageError(f"k={k!r}: must be a whole number from 1 to {self.settings.max_k}")
+        return k
+
+    def _filters(self, filters: Filters | list[str] | None) -> Filters:
+        parsed = filters if isinstance(filters, Filters) else Filters.parse(filters)
+        parsed.check()
+        if parsed.source is not None:
+            self._check_source(parsed.source)
+        return parsed
+
+    def _check_source(self, source: str) -> None:
+        self.store.sync()
+        known = sorted(self.store.manifest.files)
+        if source not in known:
+            listed = ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
+            raise UsageError(f"source={source!r} is not indexed; indexed sources: {listed or 'none'}")
+
+    # ------------------------------------------------------------ interop
+    def as_retriever(self, k: int | None = None, filters: Filters | list[str] | None = None) -> BaseRetriever:
+        """This knowledge base's hybrid retrieval as a llama-index retriever (nodes carry kbqa's metadata)."""
+        from kbqa.interop import llamaindex_retriever
+
+        return llamaindex_retriever(self, self._k(k), self._filters(filters))
 
 
-def topic_of(chunk: Chunk) -> str:
-    """A short name for what a passage is about: its entry title, plus the section for plain documents."""
-    section = chunk.metadata.get("section")
-    if section and "year_start" not in chunk.metadata and "keywords" not in chunk.metadata and section != chunk.title:
-        return f"{chunk.title}: {section}"
-    return chunk.title
+def join_overlapping(texts: list[str]) -> str:
+    """Consecutive chunks of one entry overlap (the splitter repeats a few sentences): join them once."""
+    out = ""
+    for text in texts:
+        overlap = next((n for n in range(min(len(out), len(text)), 0, -1) if out.endswith(text[:n])), 0)
+        out = out + ("" if overlap else "\n\n" if out else "") + text[overlap:]
+    return out
+
+
+def _unique_sorted(values: Any) -> list[str]:
+    seen: dict[str, str] = {}
+    for v in values:
+        seen.setdefault(v.lower(), v)
+    return sorted(seen.values(), key=str.lower)
 
 
 def _check_question(question: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise UsageError('the question is empty; ask something, e.g. kbqa ask "What is co-production?"')
-    question = " ".join(question.split())
-    if len(question) > MAX_QUESTION_CHARS:
-        question = question[:MAX_QUESTION_CHARS]
-    return question
-
-
-def _filters(where: Filters | list[str] | None) -> Filters:
-    if isinstance(where, Filters):
-        return where
-    return Filters.parse(where)
+    return " ".join(question.split())[:MAX_QUESTION_CHARS]
 
 
 # ------------------------------------------------------------ module-level shortcuts
 
 _default: KnowledgeBase | None = None
+_default_lock = threading.Lock()
 
 
 def default_kb() -> KnowledgeBase:
+    """The knowledge base of `kbqa.ask`/`kbqa.ingest`: default settings (KBQA_* environment, kbqa.toml)."""
     global _default
-    if _default is None:
-        _default = KnowledgeBase()
-    return _default
+    with _default_lock:
+        if _default is None:
+            _default = KnowledgeBase()
+        return _default
 
 
-def ask(question: str, **kwargs: Any) -> Answer:
-    """`KnowledgeBase().ask` on the default settings (KBQA_* environment, kbqa.toml)."""
-    return default_kb().ask(question, **kwargs)
+def ask(question: str, **options: Any) -> Answer:
+    """`KnowledgeBase().ask` on the default settings, building the index first if it is empty."""
+    kb = default_kb()
+    kb.ensure_index()
+    return kb.ask(question, **options)
 
 
-def ask_stream(question: str, **kwargs: Any) -> Iterator[str | Answer]:
-    return default_kb().ask_stream(question, **kwargs)
+def ask_stream(question: str, **options: Any) -> AnswerStream:
+    """`KnowledgeBase().ask_stream` on the default settings, building the index first if it is empty."""
+    kb = default_kb()
+    kb.ensure_index()
+    return kb.ask_stream(question, **options)
 
 
-def ingest_paths(paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
-    return default_kb().ingest(paths, progress)
+def ingest(paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+    """Index the corpus folder (or `paths`) with the default settings."""
+    return default_kb().ingest(paths, progress=progress)
+
+
+__all__ = ["ANSWERERS", "AnswerStream", "KnowledgeBase", "ask", "ask_stream", "ingest"]

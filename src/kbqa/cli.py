@@ -12,7 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kbqa.api import AnswerStream, KnowledgeBase
+    from kbqa.config import Settings
+    from kbqa.schema import Answer
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -23,8 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from kbqa.config import offline
     from kbqa.errors import KBQAError, UsageError
 
+    offline()
     try:
         return args.func(args) or 0
     except UsageError as exc:
@@ -98,6 +105,9 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: source, keyword, contributor, year")
     p.add_argument("--llm", help="LLM preset (openai, ollama, vllm, llamacpp) or base URL; default: extractive")
+    p.add_argument(
+        "--answerer", choices=["extractive", "catalog", "llm"], help="force one answerer (default: chosen per question)"
+    )
 
 
 # ------------------------------------------------------------------ commands
@@ -107,34 +117,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     kb = _kb(args)
     with _progress(kb.settings.progress_interval) as progress:
         report = kb.ingest(args.paths or None, progress=progress)
-    if args.json:
-        print(json.dumps({**report.__dict__, "summary": report.summary()}, indent=2))
-    else:
-        print(report.summary())
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.summary())
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     kb = _kb(args)
-    _check_k(args.k)
+    options = _options(kb, args)
     _ensure_index(kb)
     if args.json:
-        answer = kb.ask(args.question, k=args.k, where=args.where, llm=args.llm)
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps(kb.ask(args.question, **options).to_json(), ensure_ascii=False))
         return 0
-    answer = _stream_answer(kb, args.question, args, history=None)
+    answer = _print_stream(kb.ask_stream(args.question, **options))
     _print_citations(answer, full=args.full)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from kbqa.conversation import Conversation
     from kbqa.errors import KBQAError
 
     kb = _kb(args)
-    _check_k(args.k)
+    options = _options(kb, args)
     _ensure_index(kb)
-    convo = Conversation()
+    chat = kb.conversation()
     interactive = not args.json and sys.stdin.isatty()
     if interactive:
         print("Ask about co-production research; an empty line or Ctrl-D ends.", file=sys.stderr)
@@ -150,22 +155,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         try:
             if args.json:
-                answer = kb.ask(question, k=args.k, where=args.where, history=convo.messages(), llm=args.llm)
-                print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+                print(json.dumps(chat.ask(question, **options).to_json(), ensure_ascii=False), flush=True)
             else:
-                answer = _stream_answer(kb, question, args, history=convo.messages())
-                _print_citations(answer, full=False)
+                _print_citations(_print_stream(chat.ask_stream(question, **options)), full=False)
         except KBQAError as exc:  # a bad question, or the Chroma server went away: the chat goes on
             _error(str(exc))
-            continue
-        convo.add(answer)
     return 0
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    kb = _kb(args)
-    done = kb.store.compact()
-    size = ""
+    done = _kb(args).compact()
     if done["bytes_before"] is not None:
         size = f"; database {done['bytes_before'] / 1e6:.1f} MB → {done['bytes_after'] / 1e6:.1f} MB"
     else:
@@ -175,19 +174,19 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    kb = _kb(args)
-    rows = kb.sources()
+    from dataclasses import asdict
+
+    rows = _kb(args).sources()
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False))
         return 0
     if not rows:
         print("The index is empty; run `kbqa ingest`.")
         return 0
-    width = max(len(r["source"]) for r in rows)
+    width = max(len(r.source) for r in rows)
     for r in rows:
-        print(f"{r['source']:<{width}}  {r['entries']:>3} entries  {r['chunks']:>4} chunks  {r['title'][:60]}")
-    total = sum(r["chunks"] for r in rows)
-    print(f"{len(rows)} files, {total} chunks")
+        print(f"{r.source:<{width}}  {r.entries:>3} entries  {r.chunks:>4} chunks  {r.title[:60]}")
+    print(f"{len(rows)} files, {sum(r.chunks for r in rows)} chunks")
     return 0
 
 
@@ -201,26 +200,25 @@ def cmd_llm_server(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ helpers
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202
-    from kbqa.config import get_settings
+def _settings(args: argparse.Namespace) -> Settings:
+    from kbqa.config import Settings
 
-    return get_settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
+    return Settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
 
 
-def _kb(args: argparse.Namespace):  # noqa: ANN202
+def _kb(args: argparse.Namespace) -> KnowledgeBase:
     from kbqa.api import KnowledgeBase
 
     return KnowledgeBase(_settings(args))
 
 
-def _check_k(k: int | None) -> None:
-    from kbqa.errors import UsageError
+def _options(kb: KnowledgeBase, args: argparse.Namespace) -> dict[str, Any]:
+    """The answering options of `ask`/`chat`, validated before any question (a bad one is a usage error)."""
+    k, filters, _ = kb.check_options(k=args.k, filters=args.where)
+    return {"k": k, "filters": filters, "llm": args.llm, "answerer": args.answerer}
 
-    if k is not None and not 1 <= k <= 50:
-        raise UsageError(f"--k {k}: must be between 1 and 50")
 
-
-def _ensure_index(kb) -> None:  # noqa: ANN001
+def _ensure_index(kb: KnowledgeBase) -> None:
     if kb.is_empty():
         print(f"No index yet: building it from {kb.settings.corpus_dir}/ (first run only)…", file=sys.stderr)
         with _progress(kb.settings.progress_interval) as progress:
@@ -229,25 +227,22 @@ def _ensure_index(kb) -> None:  # noqa: ANN001
             print(report.summary(), file=sys.stderr)
 
 
-def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[dict[str, Any]] | None):  # noqa: ANN001, ANN202
+def _print_stream(stream: AnswerStream) -> Answer:
     """Print the answer as it arrives (an interrupted stream is marked); return the final Answer."""
-    from kbqa.llm.client import Reset
-    from kbqa.schema import Answer
+    from kbqa.schema import Reset, TextDelta
 
-    final, streamed = None, ""
-    for piece in kb.ask_stream(question, k=args.k, where=args.where, history=history, llm=args.llm):
-        if isinstance(piece, Answer):
-            final = piece
-        elif isinstance(piece, Reset):
+    streamed = ""
+    for event in stream:
+        if isinstance(event, TextDelta):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+            streamed += event.text
+        elif isinstance(event, Reset):
             if streamed:
                 sys.stdout.write("\n")
-            print(f"[interrupted: {piece.reason}]", file=sys.stderr)
+            print(f"[interrupted: {event.reason}]", file=sys.stderr)
             streamed = ""
-        else:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-            streamed += piece
-    assert final is not None
+    final = stream.answer
     if final.answer.strip() != streamed.strip():  # markers added after the stream, a fallback, or no stream
         sys.stdout.write(("\n\nWith citations: " if streamed else "") + final.answer)
     sys.stdout.write("\n")
@@ -256,7 +251,7 @@ def _stream_answer(kb, question: str, args: argparse.Namespace, history: list[di
     return final
 
 
-def _print_citations(answer, full: bool) -> None:  # noqa: ANN001
+def _print_citations(answer: Answer, full: bool) -> None:
     if answer.abstained or not answer.citations:
         return
     print()

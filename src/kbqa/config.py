@@ -7,7 +7,6 @@ Every field can be set with a `KBQA_<FIELD>` environment variable or in a
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ class Settings(BaseSettings):
 
     # --- retrieval
     k: int = 5
+    max_k: int = 50  # the most passages a question may ask for (`k`)
     # Reciprocal rank fusion: score = Σ weight / (rrf_k + rank). The textbook k=60 flattens ranks so much that
     # passages middling in both lists beat BM25's top hit; k=5 with BM25 at 1.5 measured best on all three sets.
     rrf_k: int = 5
@@ -89,27 +89,30 @@ class Settings(BaseSettings):
         return self.model_copy(update={k: v for k, v in changes.items() if v is not None})
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment and kbqa.toml."""
-    return Settings()
+def offline() -> None:
+    """Set up the third-party libraries kbqa uses so that nothing reaches the network: no model-hub look-ups,
+    no telemetry or analytics, tiktoken's BPE files from llama-index's offline cache.
 
-
-def configure_offline() -> None:
-    """Make every library we use work without network: no hub look-ups, cached BPE files.
-
-    tiktoken downloads its BPE files unless they are cached; llama-index-core ships
-    a cache of cl100k_base and o200k_base, so we point tiktoken at it.
+    The CLI and the UI call this once at start; the library itself never changes `os.environ`.
+    Variables the user already set are kept.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chroma
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        import importlib.util
+    cache = tiktoken_cache_dir()
+    if cache is not None:
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(cache))
 
-        spec = importlib.util.find_spec("llama_index.core")
-        if spec and spec.submodule_search_locations:
-            cache = Path(list(spec.submodule_search_locations)[0]) / "_static" / "tiktoken_cache"
-            if cache.is_dir():
-                os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+
+def tiktoken_cache_dir() -> Path | None:
+    """The BPE files (cl100k_base, o200k_base) that llama-index-core ships, so tiktoken needs no download."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec and spec.submodule_search_locations:
+        cache = Path(list(spec.submodule_search_locations)[0]) / "_static" / "tiktoken_cache"
+        if cache.is_dir():
+            return cache
+    return None

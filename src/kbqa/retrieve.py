@@ -3,8 +3,8 @@
 We fuse here rather than with llama-index's QueryFusionRetriever because that
 class keeps only the fused score, and the answerer needs each hit's cosine
 similarity to decide when to abstain (and it resolves `Settings.llm` even
-when no query rewriting is asked for). `as_llamaindex()` still exposes this
-retriever to llama-index query engines.
+when no query rewriting is asked for). `KnowledgeBase.as_retriever()` still
+exposes this retrieval to llama-index query engines (see `kbqa.interop`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +21,17 @@ import numpy as np
 from kbqa.config import Settings
 from kbqa.errors import StoreError, UsageError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import Embedder, get_embedder
+from kbqa.index.embed import Embedder
+from kbqa.index.keyword import DocMeta
 from kbqa.index.store import Store
-from kbqa.schema import Hit
+from kbqa.schema import OPEN_END, Entry, Hit
 
 MODES = ("hybrid", "dense", "bm25")
-KEYWORD_OPEN_ATTEMPTS = 5
+KEYWORD_OPEN_ATTEMPTS = 5  # tries to open the keyword index the manifest names, while an ingest retires it
+# Each retriever offers max(4k, 20) candidates to the fusion: the depth at which hit@5 stopped improving
+# on the dev set (evals/sweep_fusion.py).
+CANDIDATES_PER_HIT = 4
+MIN_CANDIDATES = 20
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,33 @@ class Filters:
                 m = re.fullmatch(r"(\d{4})(?:\s*(?:-|–|\.\.)\s*(\d{4}))?", value)
                 if not m:
                     raise UsageError(f"--where year={value!r}: expected a year like 2018 or a range like 2015-2018")
-                low, high = sorted((int(m[1]), int(m[2] or m[1])))
-                values["year_from"], values["year_to"] = low, high
+                values["year_from"], values["year_to"] = int(m[1]), int(m[2] or m[1])
             elif field in ("source", "keyword", "contributor"):
                 values[field] = value
             else:
                 raise UsageError(f"--where {field!r}: unknown field; use one of {', '.join(cls.FIELDS)}")
         return cls(**values)
+
+    def check(self) -> None:
+        """UsageError for filters that cannot match anything by construction (a reversed year range)."""
+        if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
+            raise UsageError(
+                f"year={self.year_from}-{self.year_to}: the range is reversed; write {self.year_to}-{self.year_from}"
+            )
+        if (self.year_from is None) != (self.year_to is None):
+            raise UsageError("year filter: give both year_from and year_to (the same year for a single year)")
+
+    def matches_entry(self, entry: Entry) -> bool:
+        """Does a catalogue entry pass these filters (the same rules as `matches` on indexed chunks)?"""
+        people = [p.lower() for p in entry.contributors + entry.affiliations]
+        meta = DocMeta(
+            entry.source,
+            entry.year_start,
+            entry.year_end if entry.year_end is not None else (OPEN_END if entry.year_start is not None else None),
+            [k.lower() for k in entry.keywords],
+            people,
+        )
+        return self.matches(meta)
 
     def __bool__(self) -> bool:
         return any(v is not None for v in (self.source, self.keyword, self.contributor, self.year_from))
@@ -95,9 +121,9 @@ class Filters:
 class Retriever:
     """Finds the chunks that best match a question, by meaning and by words."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Callable[[], Embedder]) -> None:
         self.settings = settings
-        self.store = store or Store(settings)
+        self.store = store
         self._embedder = embedder
         self._keyword: bm25.KeywordIndex | None = None
         self._keyword_dir: str | None = None
@@ -105,9 +131,7 @@ class Retriever:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(Path(self.settings.model_cache_dir), self.settings.embed_threads)
-        return self._embedder
+        return self._embedder()
 
     @property
     def keyword_index(self) -> bm25.KeywordIndex | None:
@@ -137,15 +161,12 @@ class Retriever:
                 return self._keyword
         raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
 
-    def search(
-        self, query: str, k: int | None = None, filters: Filters | None = None, mode: str = "hybrid"
-    ) -> list[Hit]:
+    def search(self, query: str, k: int, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         """The top-k hits for `query`; every hit carries its cosine similarity to the query."""
         if mode not in MODES:
             raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
-        k = k or self.settings.k
         filters = filters or Filters()
-        depth = max(4 * k, 20)
+        depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
         qvec = self.embedder.embed_one(query)
         dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
         keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
@@ -185,26 +206,3 @@ class Retriever:
             if not mask.any():
                 return []
         return index.search(query, n, mask)
-
-    def as_llamaindex(self, k: int | None = None, filters: Filters | None = None):  # noqa: ANN201
-        """This retriever as a llama-index BaseRetriever (for query engines and experiments)."""
-        from llama_index.core.retrievers import BaseRetriever
-        from llama_index.core.schema import NodeWithScore, TextNode
-
-        outer = self
-
-        class _Adapter(BaseRetriever):
-            def _retrieve(self, query_bundle):  # noqa: ANN001, ANN202
-                return [
-                    NodeWithScore(
-                        node=TextNode(
-                            id_=h.chunk.id,
-                            text=h.chunk.text,
-                            metadata={"source": h.chunk.source, "title": h.chunk.title},
-                        ),
-                        score=h.score,
-                    )
-                    for h in outer.search(query_bundle.query_str, k, filters)
-                ]
-
-        return _Adapter()

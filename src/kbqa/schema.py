@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+OPEN_END = 9999  # year_end stored for entries still running ("2015 – present"), so year filters match them
+
 
 @dataclass
 class Chunk:
@@ -39,62 +41,123 @@ class Hit:
     bm25_rank: int | None = None
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """A question resolved against its conversation (see `kbqa.conversation`)."""
+
+    standalone: str  # what retrieval searches for
+    context: str | None = None  # the earlier question it leans on (weighs less than the question itself)
+    topic: str | None = None  # the title of the entry the conversation is about
+    entry_ids: tuple[str, ...] = ()  # entries the conversation is about: their passages are offered first
+
+
+SCHEMA_VERSION = "1.0"  # of Answer.to_json() and IngestReport.to_json(); docs/answer.schema.json describes it
+STATUSES = ("answered", "abstained", "fallback", "unsupported")
+
+
 @dataclass
 class Citation:
-    """One numbered citation: `text` is the cited passage and contains the cited sentence."""
+    """One numbered citation: the whole passage behind an `[n]` marker, and where in it the answer relies.
+
+    `score` is the cosine similarity (0–1) of the question and the passage, whichever answerer cited it.
+    `verified` says whether every answer sentence citing the passage is supported by it (None: not checked;
+    extractive answers quote the passage verbatim). `highlights` are [start, end) offsets in `text` of the
+    sentence(s) the answer relies on.
+    """
 
     n: int
     source: str
     title: str
     text: str
     score: float
-    verified: bool | None = None  # set when an LLM answer's claim was checked against `text`
+    verified: bool | None = None
+    entry_id: str | None = None
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "source": self.source,
+            "title": self.title,
+            "text": self.text,
+            "score": round(min(1.0, max(0.0, self.score)), 4),
+            "verified": self.verified,
+            "entry_id": self.entry_id,
+            "highlights": [list(h) for h in self.highlights],
+        }
 
 
 @dataclass
 class Answer:
-    """What `kbqa.ask` returns; `to_json()` is the CLI's stable `--json` contract."""
+    """What every answerer returns; `to_json()` is the versioned `--json` contract (docs/answer.schema.json)."""
 
     question: str
     answer: str
     citations: list[Citation]
-    abstained: bool
+    status: str = "answered"  # one of STATUSES
+    answerer: str = "extractive"  # the registered answerer that produced the text shown
     timings: dict[str, float] = field(default_factory=dict)
-    standalone_question: str | None = None
-    model: str | None = None  # None = the extractive answerer
+    standalone_question: str | None = None  # the question as searched, when it differs (a follow-up)
+    model: str | None = None  # the LLM that wrote it; None for extractive and catalogue answers
     usage: dict[str, int] | None = None
-    fallback: bool = False  # an LLM was asked for but the extractive answer is shown
-    unsupported: bool = False  # an LLM answer with no verified citation
-    notice: str | None = None  # one line explaining a fallback or an unsupported answer
-    topic: str | None = None  # what the answer was about (carried into follow-ups); not in the JSON
-    confidence: float = 0.0  # the answerer's support score for its best evidence (0–1)
-    entry_ids: list[str] = field(default_factory=list)  # entries the citations point into; not in the JSON
+    notice: str | None = None  # one line: why a fallback, an unsupported answer, text left out
+    confidence: float = 0.0  # the answerer's confidence in its best evidence (0–1)
+
+    @property
+    def abstained(self) -> bool:
+        return self.status == "abstained"
+
+    @property
+    def fallback(self) -> bool:
+        return self.status == "fallback"
+
+    @property
+    def unsupported(self) -> bool:
+        return self.status == "unsupported"
 
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON object (see README "JSON output")."""
-        data = {
+        """The documented JSON object: every field present, null when not applicable."""
+        return {
+            "schema_version": SCHEMA_VERSION,
             "question": self.question,
             "answer": self.answer,
-            "citations": [_citation_json(c) for c in self.citations],
+            "answerer": self.answerer,
+            "status": self.status,
             "abstained": self.abstained,
+            "fallback": self.fallback,
+            "unsupported": self.unsupported,
+            "citations": [c.to_json() for c in self.citations],
+            "standalone_question": self.standalone_question or self.question,
+            "model": self.model,
+            "usage": self.usage,
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "notice": self.notice,
+            "confidence": round(self.confidence, 4),
         }
-        data["standalone_question"] = self.standalone_question or self.question
-        data["model"] = self.model
-        data["usage"] = self.usage
-        data["fallback"] = self.fallback
-        data["unsupported"] = self.unsupported
-        if self.notice:
-            data["notice"] = self.notice
-        return data
 
 
-def _citation_json(c: Citation) -> dict[str, Any]:
-    d = asdict(c)
-    d["score"] = round(c.score, 4)
-    if c.verified is None:
-        del d["verified"]
-    return d
+@dataclass
+class TextDelta:
+    """A piece of answer text, as it is produced."""
+
+    text: str
+
+
+@dataclass
+class Reset:
+    """Discard the answer text shown so far: the LLM's stream was cut and is retried."""
+
+    reason: str
+
+
+@dataclass
+class Final:
+    """The last event of every answer stream."""
+
+    answer: Answer
+
+
+Event = TextDelta | Reset | Final
 
 
 @dataclass
@@ -129,6 +192,10 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # repairs made on the way (not problems with files)
 
+    def to_json(self) -> dict[str, Any]:
+        """The documented object of `kbqa ingest --json` (docs/ingest.schema.json)."""
+        return {"schema_version": SCHEMA_VERSION, **asdict(self), "summary": self.summary()}
+
     def summary(self) -> str:
         return (
             f"{self.files_indexed} file(s) indexed, {self.files_unchanged} unchanged, "
@@ -136,3 +203,34 @@ class IngestReport:
             f"{self.chunks_added} chunks added, {self.chunks_removed} removed, "
             f"{self.chunks_total} in the index; {self.seconds:.1f} s"
         )
+
+
+@dataclass
+class SourceInfo:
+    """One indexed file, as `kbqa sources` lists it."""
+
+    source: str
+    title: str
+    entries: int
+    chunks: int
+    path: str
+    ingested_at: float
+
+
+@dataclass
+class Facets:
+    """The values the index's metadata holds: the choices of the filters."""
+
+    sources: list[str]
+    keywords: list[str]
+    contributors: list[str]
+    year_min: int | None
+    year_max: int | None
+
+
+@dataclass
+class EntryText:
+    """A whole entry (a knowledge-base project, or a plain document): its metadata and its text."""
+
+    entry: Entry
+    text: str

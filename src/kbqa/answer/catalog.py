@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kbqa.schema import Answer, Chunk, Citation, Entry
+import numpy as np
+
+from kbqa.answer import Context, Request
+from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, TextDelta
 
 # A listing question: "which projects …", "list the entries …", "which of the X publications …".
 _LISTING = re.compile(
@@ -41,6 +45,7 @@ class MetaQuery:
     field: str  # "contributor", "keyword" or "year"
     value: str
     entries: list[Entry]
+    filtered: bool = False  # the entries were narrowed by the question's filters
 
 
 def match(question: str, entries: list[Entry]) -> MetaQuery | None:
@@ -95,28 +100,51 @@ def _involves(entry: Entry, who: str) -> bool:
     )
 
 
-def answer(meta: MetaQuery, question: str, chunks: dict[str, Chunk]) -> Answer:
-    """List every matching entry, each with a citation to the passage that shows the match."""
-    started = time.perf_counter()
+def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
+    """List every matching entry, each with a citation to the passage (and the line) that shows the match."""
     if not meta.entries:
-        text = f"No entry in the knowledge base lists {meta.value!r} as a {meta.field}."
-        return Answer(question, text, [], True, {"answer_ms": (time.perf_counter() - started) * 1000})
+        within = " within the filters you set" if meta.filtered else ""
+        text = f"No entry in the knowledge base{within} lists {meta.value!r} as a {meta.field}."
+        return Answer(question, text, [], status="abstained", answerer="catalog")
+    n = len(meta.entries)
     lead = {
-        "contributor": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} name {meta.value} among the contributors:",
-        "keyword": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} have the keyword “{meta.value}”:",
-        "year": f"{len(meta.entries)} entr{'y' if len(meta.entries) == 1 else 'ies'} ran in {meta.value}:",
+        "contributor": f"{n} {'entry names' if n == 1 else 'entries name'} {meta.value} among the contributors:",
+        "keyword": f"{n} {'entry has' if n == 1 else 'entries have'} the keyword “{meta.value}”:",
+        "year": f"{n} {'entry' if n == 1 else 'entries'} ran in {meta.value}:",
     }[meta.field]
     lines = [lead]
     citations: list[Citation] = []
-    for n, entry in enumerate(meta.entries, start=1):
+    for entry in meta.entries:
         chunk = _evidence_chunk(entry, meta, chunks)
         years = _years(entry)
         within = f" (a chapter of {entry.parent})" if entry.parent else ""
-        lines.append(f"• {entry.title}{years}{within} [{n}]")
-        if chunk is not None:
-            citations.append(Citation(n, chunk.source, entry.title, chunk.text, 1.0))
-    timings = {"answer_ms": (time.perf_counter() - started) * 1000}
-    return Answer(question, "\n".join(lines), citations, False, timings, confidence=1.0)
+        if chunk is None:
+            lines.append(f"• {entry.title}{years}{within}")
+            continue
+        citation = Citation(
+            len(citations) + 1,
+            chunk.source,
+            entry.title,
+            chunk.text,
+            scores.get(chunk.id, 0.0),
+            entry_id=entry.entry_id,
+            highlights=[_matching_line(chunk.text, meta, entry)],
+        )
+        citations.append(citation)
+        lines.append(f"• {entry.title}{years}{within} [{citation.n}]")
+    return Answer(question, "\n".join(lines), citations, answerer="catalog", confidence=1.0)
+
+
+def _matching_line(text: str, meta: MetaQuery, entry: Entry) -> tuple[int, int]:
+    """Offsets of the line of a passage that shows why its entry is listed (else its first line)."""
+    needle = {"contributor": meta.value, "keyword": meta.value, "year": str(entry.year_start)}[meta.field].lower()
+    label = {"contributor": "contributed by", "keyword": "keywords", "year": ""}[meta.field]
+    lines = list(re.finditer(r"[^\n]+", text))
+    for wanted in (lambda t: needle in t and label in t, lambda t: needle in t):
+        for line in lines:
+            if wanted(line.group().lower()):
+                return line.start(), line.end()
+    return (lines[0].start(), lines[0].end()) if lines else (0, 0)
 
 
 def evidence_chunk_ids(meta: MetaQuery) -> list[str]:
@@ -143,3 +171,40 @@ def _years(entry: Entry) -> str:
     if entry.year_end != entry.year_start:
         return f" ({entry.year_start}–{entry.year_end})"
     return f" ({entry.year_start})"
+
+
+class CatalogAnswerer:
+    """Listing questions, answered from the catalogue of entries so that the list is complete, with filters applied."""
+
+    name = "catalog"
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def accepts(self, request: Request) -> bool:
+        return self._match(request) is not None
+
+    def _match(self, request: Request) -> MetaQuery | None:
+        """Recognise the question against the whole catalogue, then keep the entries the filters let through
+        (so a filter that excludes every match gives "none", not an unrecognised question)."""
+        from kbqa.retrieve import Filters
+
+        meta = match(request.question, self.context.entries(Filters()))
+        if meta is not None and request.filters:
+            meta = MetaQuery(meta.field, meta.value, [e for e in meta.entries if request.filters.matches_entry(e)])
+            meta.filtered = True
+        return meta
+
+    def stream(self, request: Request) -> Iterator[Event]:
+        started = time.perf_counter()
+        meta = self._match(request)
+        if meta is None:  # the index changed since `accepts`: nothing to list
+            meta = MetaQuery("keyword", request.question, [])
+        found = self.context.chunks(evidence_chunk_ids(meta))
+        question = self.context.embedder.embed_one(request.question)
+        scores = {cid: float(np.dot(vec, question)) for cid, (_, vec) in found.items() if vec is not None}
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        answer = answer_from(meta, request.question, {cid: c for cid, (c, _) in found.items()}, scores)
+        answer.timings = {"retrieve_ms": retrieve_ms, "answer_ms": (time.perf_counter() - started) * 1000 - retrieve_ms}
+        yield TextDelta(answer.answer)
+        yield Final(answer)

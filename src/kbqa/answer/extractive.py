@@ -13,13 +13,15 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from kbqa.answer import Context, Request
 from kbqa.config import Settings
-from kbqa.index import keyword as bm25
 from kbqa.index.embed import Embedder
-from kbqa.schema import Answer, Chunk, Citation, Hit
+from kbqa.index.keyword import KeywordIndex
+from kbqa.schema import Answer, Chunk, Citation, Event, Final, Hit, TextDelta
 from kbqa.text import (
     TYPE_NOUNS,
     abbreviations,
@@ -33,6 +35,7 @@ from kbqa.text import (
     sentence_spans,
     sentences,
     split_parts,
+    tokenize,
 )
 
 ABSTAIN_TEXT = "The knowledge base does not answer this question."
@@ -123,13 +126,13 @@ class Terms:
 def _synonym_stems() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for line in SYNONYMS:
-        group = set(bm25.tokenize([line])[0])
+        group = set(tokenize([line])[0])
         for stem in group:
             out.setdefault(stem, set()).update(group - {stem})
     return out
 
 
-def with_context(terms: Terms, context: str | None, index: bm25.KeywordIndex | None) -> Terms:
+def with_context(terms: Terms, context: str | None, index: KeywordIndex | None) -> Terms:
     """Add the terms of the question a follow-up leans on, at a lower weight."""
     if not context:
         return terms
@@ -140,9 +143,9 @@ def with_context(terms: Terms, context: str | None, index: bm25.KeywordIndex | N
     return terms
 
 
-def question_terms(question: str, index: bm25.KeywordIndex | None) -> Terms:
+def question_terms(question: str, index: KeywordIndex | None) -> Terms:
     """The question's stemmed content terms weighted by IDF (unseen terms count as rare), with synonyms."""
-    tokens = bm25.tokenize([question])[0]
+    tokens = tokenize([question])[0]
     n = len(index) if index is not None else 0
     weights: dict[str, float] = {}
     for t in tokens:
@@ -199,6 +202,7 @@ class Candidate:
     text: str
     hit: Hit
     order: int  # position of the sentence in its passage
+    start: int  # offset of the sentence in its passage's text
     sim: float = 0.0  # cosine between question and sentence embeddings
     lex: float = 0.0  # weighted share of the question's terms in the sentence
     beyond: float = 0.0  # ... of those not already in its passage's title: the part the question asks about
@@ -215,10 +219,13 @@ class Candidate:
 class Extractive:
     """Answers from the retrieved passages without an LLM."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, index: bm25.KeywordIndex | None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder, index: KeywordIndex | None, threshold: float | None = None
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
+        self.threshold = settings.abstain_threshold if threshold is None else threshold
 
     def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
         """All sentences of the hits, scored and sorted best first.
@@ -226,7 +233,7 @@ class Extractive:
         `context` is the earlier question a follow-up leans on; its terms count half.
         """
         cands = [
-            Candidate(text=hit.chunk.text[s:e], hit=hit, order=order)
+            Candidate(text=hit.chunk.text[s:e], hit=hit, order=order, start=s)
             for hit in hits
             for order, (s, e) in enumerate(sentence_spans(hit.chunk.text))
             if not addresses_the_model(hit.chunk.text[s:e])
@@ -242,8 +249,8 @@ class Extractive:
         sims = vecs @ self.embedder.embed_one(question)
         if context:  # the question itself must weigh as much as the conversation it leans on
             sims = (sims + vecs @ self.embedder.embed_one(f"{context} {question}")) / 2
-        sent_tokens = bm25.tokenize(expanded)
-        ctx_tokens = {h.chunk.id: set(bm25.tokenize([h.chunk.embed_text])[0]) for h in hits}
+        sent_tokens = tokenize(expanded)
+        ctx_tokens = {h.chunk.id: set(tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
         top = max(h.score for h in hits) or 1.0
         topical = bool(_TOPIC_WORDS.search(question))
@@ -276,7 +283,7 @@ class Extractive:
         terms = question_terms(question, self.index)
         total = sum(terms.weights.values()) or 1.0
         unknown = sum(w for t, w in terms.weights.items() if self.index is not None and self.index.doc_freq(t) == 0)
-        best_tokens = set(bm25.tokenize([_expand(best.text, best.hit.chunk.text)])[0])
+        best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text)])[0])
         signals = {
             "beyond": 1.0 if is_overview(question) else best.beyond,  # "tell me about X" asks nothing beyond X
             "score": best.score,
@@ -303,18 +310,18 @@ class Extractive:
         parts = split_parts(question)
         cands = self.ranked(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
         verdict = self.judge(parts[0], hits, cands)
-        if verdict.missing or verdict.confidence < self.settings.abstain_threshold:
+        if verdict.missing or verdict.confidence < self.threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
-            return Answer(question, text, [], True, confidence=verdict.confidence)
+            return Answer(question, text, [], status="abstained", confidence=verdict.confidence)
         chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
         for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
             more = self.ranked(part, hits, _join_context(context, parts[0]))
             extra = self.judge(part, hits, more)
-            holds = more and not extra.missing and extra.confidence >= self.settings.abstain_threshold
+            holds = more and not extra.missing and extra.confidence >= self.threshold
             if holds and more[0].text not in {c.text for c in chosen}:
                 chosen.append(more[0])
         text, citations = compose(chosen)
-        return Answer(question, text, citations, False, confidence=verdict.confidence)
+        return Answer(question, text, citations, confidence=verdict.confidence)
 
     def _select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
@@ -377,7 +384,7 @@ def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
             if out:
                 break
             continue
-        out.append(Candidate(text=piece, hit=best.hit, order=len(out), score=best.score))
+        out.append(Candidate(text=piece, hit=best.hit, order=len(out), start=s, score=best.score))
         if len(out) >= sentences:
             break
     return out or [best]
@@ -396,22 +403,30 @@ def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:
                     break
                 if addresses_the_model(item):
                     continue
-                out.append(Candidate(text=item, hit=cand.hit, order=-1, score=cand.score))
+                out.append(Candidate(text=item, hit=cand.hit, order=-1, start=s, score=cand.score))
     return out
 
 
 def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
-    """Join sentences with [n] markers; one citation per distinct passage, numbered in order."""
-    numbers: dict[str, int] = {}
-    citations: list[Citation] = []
+    """Join sentences with [n] markers; one citation per distinct passage, numbered in order, each
+    highlighting the sentences quoted from it."""
+    by_chunk: dict[str, Citation] = {}
     pieces: list[str] = []
     for cand in chosen:
         chunk = cand.hit.chunk
-        if chunk.id not in numbers:
-            numbers[chunk.id] = len(numbers) + 1
-            citations.append(Citation(numbers[chunk.id], chunk.source, chunk.title, chunk.text, round(cand.score, 4)))
-        pieces.append(f"{normalize_space(cand.text)} [{numbers[chunk.id]}]")
-    return _join(pieces), citations
+        if chunk.id not in by_chunk:
+            by_chunk[chunk.id] = Citation(
+                len(by_chunk) + 1,
+                chunk.source,
+                chunk.title,
+                chunk.text,
+                cand.hit.dense or 0.0,
+                entry_id=chunk.metadata.get("entry_id"),
+            )
+        citation = by_chunk[chunk.id]
+        citation.highlights.append((cand.start, cand.start + len(cand.text)))
+        pieces.append(f"{normalize_space(cand.text)} [{citation.n}]")
+    return _join(pieces), list(by_chunk.values())
 
 
 def _join(pieces: list[str]) -> str:
@@ -428,7 +443,7 @@ def _join(pieces: list[str]) -> str:
 
 def _asked_terms(terms: Terms, chunk: Chunk) -> Terms:
     """The question's terms that the passage's title and section do not already name."""
-    topic = set(bm25.tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
+    topic = set(tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
     return Terms({t: w for t, w in terms.weights.items() if t not in topic}, terms.alternatives)
 
 
@@ -436,7 +451,7 @@ def _focus_stems(question: str) -> set[str]:
     word = focus_word(question)
     if not word or word in TYPE_NOUNS:  # "what year", "which people": the answer type covers these
         return set()
-    return set(bm25.tokenize([word])[0])
+    return set(tokenize([word])[0])
 
 
 def _expand(sentence: str, passage: str) -> str:
@@ -458,3 +473,33 @@ def _words(text: str) -> set[str]:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+class ExtractiveAnswerer:
+    """The default answerer: retrieve, then quote the best sentences verbatim, each cited; or decline."""
+
+    name = "extractive"
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def accepts(self, request: Request) -> bool:
+        return True
+
+    def stream(self, request: Request) -> Iterator[Event]:
+        answer, _ = self.answer(request)
+        yield TextDelta(answer.answer)
+        yield Final(answer)
+
+    def answer(self, request: Request) -> tuple[Answer, list[Hit]]:
+        """The answer and the hits it was chosen from (the LLM answerer builds on both)."""
+        started = time.perf_counter()
+        hits = self.context.retrieve_for(request.follow, request.k, request.filters)
+        retrieve_ms = _ms(started)
+        ctx = self.context
+        answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold)
+        answer = answerer.answer(request.question, hits, context=request.follow.context)
+        answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
+        if request.follow.standalone != request.question:
+            answer.standalone_question = request.follow.standalone
+        return answer, hits

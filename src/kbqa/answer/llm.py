@@ -13,11 +13,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
-from kbqa.answer import prompt
+from kbqa.answer import Context, Request, prompt
+from kbqa.answer.extractive import ExtractiveAnswerer
 from kbqa.answer.verify import MARKER, Renumberer, Verifier
 from kbqa.errors import LLMError
-from kbqa.llm.client import LLMClient, Reply, Reset
-from kbqa.schema import Answer, Hit
+from kbqa.llm.client import LLMClient, Reply, resolve
+from kbqa.schema import Answer, Event, Final, FollowUp, Hit, Reset, TextDelta
 from kbqa.text import instructions_notice
 from kbqa.tokens import count_tokens
 
@@ -40,11 +41,13 @@ def stream_answer(
     fallback: Answer,
     client: LLMClient,
     verifier: Verifier,
-) -> Iterator[str | Reset | Answer]:
-    """Yield answer text as it is generated (with `Reset` when a retry discards it), then the final Answer."""
+) -> Iterator[Event]:
+    """Stream the answer as it is generated (a `Reset` when a retry discards text), then its verified `Final`."""
     started = time.perf_counter()
     if fallback.abstained:
-        yield replace(fallback, notice="the retrieved passages do not cover this question, so the LLM was not asked")
+        yield Final(
+            replace(fallback, notice="the retrieved passages do not cover this question, so the LLM was not asked")
+        )
         return
     cfg = client.config
     # The passages the extractive answer quotes go first: small models lean on the first source.
@@ -63,14 +66,14 @@ def stream_answer(
             elif out := renumber.feed(piece):
                 first_token = first_token or time.perf_counter()
                 text += out
-                yield out
+                yield TextDelta(out)
         if tail := renumber.flush():
             text += tail
-            yield tail
+            yield TextDelta(tail)
     except LLMError as exc:
         if text:
             yield Reset(str(exc))
-        yield replace(fallback, fallback=True, notice=f"{exc}; showing the extractive answer instead")
+        yield Final(replace(fallback, status="fallback", notice=f"{exc}; showing the extractive answer instead"))
         return
     timings = {
         "retrieve_ms": fallback.timings.get("retrieve_ms", 0.0),
@@ -87,29 +90,58 @@ def stream_answer(
         question=fallback.question,
         answer=text.strip(),
         citations=[],
-        abstained=False,
+        answerer="llm",
         timings=timings,
         standalone_question=fallback.standalone_question,
         model=reply.model or cfg.model,
         usage=usage,
+        confidence=fallback.confidence,
     )
     if not MARKER.search(text) and _REFUSAL.search(text):
-        answer.abstained = True
-        yield answer
+        answer.status = "abstained"
+        yield Final(answer)
         return
     answer.answer, untraced = verifier.attribute(answer.answer, packed.passages, renumber.mapping)
-    answer.citations = verifier.citations(answer.answer, packed.passages, renumber.mapping)
-    cited = {c.text for c in answer.citations}
-    answer.entry_ids = list(dict.fromkeys(h.chunk.metadata.get("entry_id") for h in hits if h.chunk.text in cited))
-    answer.topic = next((c.title for c in answer.citations if c.verified), fallback.topic)
-    answer.confidence = fallback.confidence
+    cosine = {h.chunk.id: h.dense or 0.0 for h in hits}
+    answer.citations = verifier.citations(answer.answer, packed.passages, renumber.mapping, cosine)
     notes = []
     if packed.left_out:
         notes.append(instructions_notice(packed.left_out))
     if not any(c.verified for c in answer.citations):
-        answer.unsupported = True
+        answer.status = "unsupported"
         notes.append("no citation of this answer could be verified against its passage; treat it as unsupported")
     elif untraced:
         notes.append(f"{untraced} sentence(s) could not be traced to any passage")
     answer.notice = "; ".join(notes) or None
-    yield answer
+    yield Final(answer)
+
+
+class LLMAnswerer:
+    """Answers written by an LLM over the same passages, gated by and falling back to the extractive answer."""
+
+    name = "llm"
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def accepts(self, request: Request) -> bool:
+        return request.llm is not None
+
+    def stream(self, request: Request) -> Iterator[Event]:
+        """Condense a follow-up, retrieve, gate on the extractive answer, generate, verify."""
+        settings = self.context.settings
+        client = LLMClient(resolve(settings, request.llm))
+        follow, asked = request.follow, request.question
+        if follow.context is not None and request.turns:
+            try:
+                rewritten = condense(
+                    client, request.question, list(request.turns), settings.history_tokens, follow.standalone
+                )
+            except LLMError:
+                rewritten = follow.standalone  # the answer step meets the same failure and reports it
+            if rewritten != follow.standalone:  # the model resolved the reference: search for its question
+                follow, asked = FollowUp(rewritten), rewritten
+        gate = replace(request, question=asked, follow=follow)
+        fallback, hits = ExtractiveAnswerer(self.context).answer(gate)
+        fallback.question, fallback.standalone_question = request.question, follow.standalone
+        yield from stream_answer(follow.standalone, hits, fallback, client, Verifier(self.context.embedder))

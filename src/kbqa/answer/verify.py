@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kbqa.index import keyword as bm25
 from kbqa.index.embed import Embedder
 from kbqa.schema import Chunk, Citation
-from kbqa.text import sentence_spans
+from kbqa.text import sentence_spans, tokenize
 
 MARKER = re.compile(r"\[(?:passage\s*|source\s*)?(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\]", re.IGNORECASE)
 LEXICAL_SUPPORT = 0.6
@@ -115,10 +114,10 @@ class Verifier:
         where = f"{passage.title}\n{passage.text}".lower()
         if any(name.lower()[:4] not in where for name in _names(claim)):
             return False, 0.0  # a name the passage never mentions (by its first letters: Scottish ~ Scotland)
-        claim_tokens = set(bm25.tokenize([claim])[0])
+        claim_tokens = set(tokenize([claim])[0])
         if not claim_tokens:
             return False, 0.0
-        passage_tokens = set(bm25.tokenize([passage.embed_text])[0])
+        passage_tokens = set(tokenize([passage.embed_text])[0])
         lexical = len(claim_tokens & passage_tokens) / len(claim_tokens)
         if lexical >= LEXICAL_SUPPORT:
             return True, lexical
@@ -161,22 +160,42 @@ class Verifier:
         out.append(answer[last:])
         return "".join(out), untraced
 
-    def citations(self, answer: str, passages: list[Chunk], mapping: dict[int, int]) -> list[Citation]:
-        """One citation per cited passage (numbered as in the answer), `verified` set by its claims."""
+    def citations(
+        self, answer: str, passages: list[Chunk], mapping: dict[int, int], cosine: dict[str, float]
+    ) -> list[Citation]:
+        """One citation per cited passage (numbered as in the answer): `verified` set by its claims, the
+        passage sentence that best matches each claim highlighted, `score` from `cosine` (chunk id → similarity)."""
         by_new = {new: passages[old - 1] for old, new in mapping.items()}
-        verdicts: dict[int, list[tuple[bool, float]]] = {n: [] for n in by_new}
+        verdicts: dict[int, list[bool]] = {n: [] for n in by_new}
+        highlights: dict[int, list[tuple[int, int]]] = {n: [] for n in by_new}
         for claim in claims(answer):
             for n in claim.cites:
                 if n in by_new:
-                    verdicts[n].append(self.support(claim.text, by_new[n]))
+                    verdicts[n].append(self.support(claim.text, by_new[n])[0])
+                    span = closest_sentence(claim.text, by_new[n].text)
+                    if span and span not in highlights[n]:
+                        highlights[n].append(span)
         return [
             Citation(
                 n,
                 p.source,
                 p.title,
                 p.text,
-                round(min((s for _, s in verdicts[n]), default=0.0), 4),
-                verified=bool(verdicts[n]) and all(ok for ok, _ in verdicts[n]),
+                cosine.get(p.id, 0.0),
+                verified=bool(verdicts[n]) and all(verdicts[n]),
+                entry_id=p.metadata.get("entry_id"),
+                highlights=sorted(highlights[n]),
             )
             for n, p in sorted(by_new.items())
         ]
+
+
+def closest_sentence(claim: str, passage: str) -> tuple[int, int] | None:
+    """Offsets of the passage sentence sharing the most (stemmed) words with a claim; None if it shares none."""
+    claim_tokens = set(tokenize([claim])[0])
+    spans = sentence_spans(passage)
+    if not claim_tokens or not spans:
+        return None
+    overlaps = [len(claim_tokens & set(toks)) for toks in tokenize([passage[s:e] for s, e in spans])]
+    best = max(range(len(spans)), key=lambda i: overlaps[i])
+    return spans[best] if overlaps[best] else None

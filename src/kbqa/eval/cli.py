@@ -225,10 +225,9 @@ def _slug(text: str) -> str:
 
 
 def _settings(args: argparse.Namespace):  # noqa: ANN202
-    from kbqa.config import configure_offline, get_settings
+    from kbqa.config import Settings
 
-    configure_offline()
-    return get_settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
+    return Settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
 
 
 def _documents(args: argparse.Namespace) -> list[Path]:

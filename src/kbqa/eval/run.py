@@ -51,6 +51,7 @@ class AnswerConfig(BaseModel):
     llm: str | None = None  # preset or base URL
     model: str | None = None
     api_key_env: str | None = None
+    answerer: str | None = None  # a registered answerer (extractive, catalog, llm); None = kbqa's choice
     k: int | None = None
     timeout: float | None = None
 
@@ -239,7 +240,7 @@ class Runner:
     def __post_init__(self) -> None:
         from kbqa.answer.verify import Verifier
 
-        self.support = citations.SupportCheck(Verifier(self.kb.retriever.embedder))
+        self.support = citations.SupportCheck(Verifier(self.kb.embedder))
 
     def count_relevant(self, sets: list[QuestionSet]) -> None:
         """For nDCG's ideal ranking: how many passages of the whole index contain each item's evidence."""
@@ -249,22 +250,20 @@ class Runner:
                 self.relevant[key(qs.name, item)] = sum(1 for t in texts if evidence_in(t, item.evidence))
 
     def answer(self, item: Item) -> tuple[Any, float]:
-        """Replay the history as one conversation (untimed), then time the question itself."""
-        from kbqa.conversation import Conversation
-
-        opts = {"llm": self.config.answer.llm, "k": self.config.answer.k}
-        convo = Conversation()
+        """Ask the history's questions in one conversation (untimed), then time the question itself."""
+        opts = {"llm": self.config.answer.llm, "k": self.config.answer.k, "answerer": self.config.answer.answerer}
+        conversation = self.kb.conversation()
         for earlier in item.history:
-            convo.add(self.kb.ask(earlier, history=convo.messages(), **opts))
+            conversation.ask(earlier, **opts)
         started = time.perf_counter()
-        answer = self.kb.ask(item.question, history=convo.messages(), **opts)
+        answer = conversation.ask(item.question, **opts)
         return answer, time.perf_counter() - started
 
     def retrieval(self, item: Item, searched: str) -> tuple[dict[str, list[Retrieved]], list[str]]:
         """Each mode's top DEPTH passages with the gold spans they hold, and the top-k hybrid texts."""
         out, contexts = {}, []
         for mode in self.config.retrieval_modes:
-            hits = self.kb.retrieve(searched, DEPTH, mode=mode)
+            hits = self.kb.retrieve(searched, k=DEPTH, mode=mode)
             if mode == "hybrid":
                 contexts = [h.chunk.text for h in hits[: self.config.answer.k or self.kb.settings.k]]
             out[mode] = [

@@ -24,8 +24,8 @@ from kbqa.errors import StoreError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
-MAX_TOKENS = 256
-CACHE_SIZE = 20_000  # embeddings kept for re-use (~30 MB)  # the model's max_seq_length; longer texts are truncated, as sentence-transformers does
+MAX_TOKENS = 256  # the model's max_seq_length; longer texts are truncated, as sentence-transformers does
+CACHE_SIZE = 20_000  # sentence embeddings kept for re-use across questions (~30 MB)
 
 
 def packaged_model_dir() -> Path:
@@ -108,7 +108,8 @@ class Embedder:
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one inference at a time: ONNX Runtime already uses every core
+        self._cache_lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(
@@ -135,17 +136,18 @@ class Embedder:
 
         Small batches: these texts are short and vary in length, so padding dominates big batches.
         """
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            for text, vec in zip(missing, self.embed(missing, batch_size)):
-                self._cache[text] = vec
-        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
-        with self._lock:
-            for t in texts:
-                self._cache.move_to_end(t)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:  # embedded outside the cache's lock: other threads' cached texts need not wait
+            known.update(zip(missing, self.embed(missing, batch_size)))
+        with self._cache_lock:
+            for text in texts:
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return out
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
 
     def _run(self, batch: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch([t or " " for t in batch])
@@ -154,16 +156,3 @@ class Embedder:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         with self._lock:
             return self._session.run(None, feeds)[0]
-
-
-_shared: dict[tuple[str, int], Embedder] = {}
-_shared_lock = threading.Lock()
-
-
-def get_embedder(cache_dir: Path, threads: int = 0) -> Embedder:
-    """One embedder per process (loading the graph takes ~0.3 s)."""
-    key = (str(cache_dir), threads)
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = Embedder(cache_dir, threads)
-        return _shared[key]

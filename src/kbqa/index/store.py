@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kbqa.config import Settings, configure_offline
+from kbqa.config import Settings
 from kbqa.errors import StoreError
 from kbqa.index.manifest import MANIFEST_FORMAT, Manifest
 from kbqa.schema import Chunk
@@ -78,7 +78,6 @@ class Store:
         return self._client
 
     def _open_client(self):  # noqa: ANN202
-        configure_offline()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 

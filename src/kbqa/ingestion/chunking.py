@@ -10,10 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kbqa.ingestion.parse import Part
-from kbqa.schema import Chunk
+from kbqa.schema import OPEN_END, Chunk
 from kbqa.tokens import count_tokens, encoding
-
-OPEN_END = 9999  # year_end stored for entries still running ("2015 – present"), so year filters match them
 
 
 @lru_cache(maxsize=4)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kbqa.config import Settings
 from kbqa.errors import CorpusMissingError, DocumentError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import MODEL_NAME, get_embedder
+from kbqa.index.embed import MODEL_NAME, Embedder
 from kbqa.index.store import Store
 from kbqa.ingestion.chunking import chunk_parts
 from kbqa.ingestion.clean import clean
@@ -62,12 +63,17 @@ def index_config(settings: Settings) -> dict:
 
 
 def ingest(
-    settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None, wait: bool = False
+    settings: Settings,
+    paths: list[Path] | None = None,
+    progress: Progress | None = None,
+    wait: bool = False,
+    embedder: Callable[[], Embedder] | None = None,
 ) -> IngestReport:
     """Bring the index up to date with `paths` (default: the corpus folder).
 
     With `wait`, a run that finds another ingest under way waits for it (saying so through
-    `progress.waiting`) instead of failing.
+    `progress.waiting`) instead of failing. `embedder` supplies the model (loaded only if
+    something needs embedding); without it, one is loaded for this run.
     """
     started = time.perf_counter()
     progress = progress or Progress()
@@ -111,7 +117,9 @@ def ingest(
                 continue
             todo.append((path, source, sha, version))
 
-        embedder = get_embedder(Path(settings.model_cache_dir), settings.embed_threads) if todo else None
+        model = None
+        if todo:
+            model = embedder() if embedder else Embedder(Path(settings.model_cache_dir), settings.embed_threads)
         group: list[_Parsed] = []
         for path, source, sha, version in todo:
             parsed = _parse_file(path, source, sha, version, settings, report, progress)
@@ -119,10 +127,10 @@ def ingest(
                 continue
             group.append(parsed)
             if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
-                _index_group(store, embedder, group, settings, report, progress)
+                _index_group(store, model, group, settings, report, progress)
                 group = []
         if group:
-            _index_group(store, embedder, group, settings, report, progress)
+            _index_group(store, model, group, settings, report, progress)
 
         if dirty:  # the last run died between writing and cleaning up: drop what it left behind
             report.chunks_removed += store.delete_dead()
@@ -222,6 +230,24 @@ def _index_group(store: Store, embedder, group: list[_Parsed], settings, report,
         report.chunks_added += len(parsed.chunks)
         report.chunks_removed += len(stale)
         progress.file_done(parsed.source)
+
+
+def remove(settings: Settings, source: str) -> IngestReport:
+    """Drop one indexed file from the index: commit the manifest without it, delete its chunks, and
+    rebuild the keyword index. The file itself is not touched."""
+    started = time.perf_counter()
+    report = IngestReport()
+    store = Store(settings)
+    with store.writer_lock():
+        store.reload_manifest()
+        store.begin_write()
+        if source in store.manifest.files:
+            _remove_source(store, source, report)
+            _refresh_keyword_index(store, force=True)
+        report.chunks_total = sum(info["chunks"] for info in store.manifest.files.values())
+        store.end_write()
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def _remove_source(store: Store, source: str, report: IngestReport) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from kbqa.config import Settings
 from kbqa.errors import LLMError, UsageError
+from kbqa.schema import Reset
 
 # name → (base URL, default model, environment variable holding the API key)
 PRESETS: dict[str, tuple[str, str | None, str | None]] = {
@@ -78,13 +79,6 @@ class Reply:
     text: str = ""
     usage: dict[str, int] = field(default_factory=dict)
     model: str | None = None
-
-
-class Reset:
-    """Yielded into a stream when text already sent must be discarded (a cut stream is retried)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 class LLMClient:
