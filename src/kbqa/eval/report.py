@@ -86,6 +86,7 @@ def latency_histogram(latencies: list[float], bins: int = 12) -> str:
     for v in latencies:
         counts[min(bins - 1, int(v / width))] += 1
     labels = [f"{(i + 1) * width:.2g}" for i in range(bins)]
+    labels[-1] = f">{(bins - 1) * width:.2g}"  # the last bin also holds anything past the 99th percentile
     return bar_chart(labels, counts, f"Latency of the last turn (items per bin, upper edge in s; {len(latencies)} items)", "seconds")  # fmt: skip
 
 
@@ -176,7 +177,9 @@ def _citations_html(record: Record) -> str:
 
 
 def _answer_html(record: Record) -> str:
-    state = "declined" if record.abstained else "answered"
+    state = record.answer.get("status") or ("abstained" if record.abstained else "answered")
+    by = record.answer.get("answerer")
+    state = f"{state} · {by}" if by else state
     bad = [s for s in record.statements if not s.get("supported")]
     notes = "".join(f'<div class="small down">unsupported: {escape(s["text"][:200])}</div>' for s in bad)
     judge = "".join(
