@@ -200,3 +200,16 @@ def test_a_run_indexes_an_extra_folder_through_its_render_step(tmp_path, eval_se
     cfg.write_text(cfg.read_text().replace(str(script), str(tmp_path / "missing.py")))
     with pytest.raises(UsageError, match=r"documents.render: .*missing.py does not exist"):
         run(load_config(cfg), eval_settings)
+
+
+def test_a_run_can_be_resumed_with_fewer_items_per_set(tmp_path, eval_settings):
+    cfg = load_config(config(tmp_path))  # limit 6: dev q001… first
+    stop = StopAfter(4)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, eval_settings, stop)
+    cfg.config.limit = 2
+    again = StopAfter(10**6)
+    done = run(cfg, eval_settings, again)
+    assert again.started[:2] == (4, 2) and again.started[3] is True  # 2 of the 4 wanted were already done
+    assert [f"{r.set}/{r.item.id}" for r in done.records] == ["dev/q001", "dev/q002", "heldout/h001", "heldout/h002"]
+    assert done.summary["items"] == 4

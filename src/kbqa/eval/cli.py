@@ -31,6 +31,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--llm", help="answer with this LLM preset or URL instead of the config's answerer")
     r.add_argument("--out", type=Path, help="folder for run folders (default: the config's runs_dir)")
     r.add_argument("--fresh", action="store_true", help="start a new run even if an unfinished one can be resumed")
+    r.add_argument("--limit", type=int, metavar="N", help="only the first N items of each set (overrides the config)")
     r.add_argument("--gate", action="store_true", help="apply the config's [gate] thresholds")
     r.add_argument("--fail-under", nargs="+", metavar="[SET:]METRIC=VALUE", help="exit 1 if a metric is below")
     r.add_argument("--fail-over", nargs="+", metavar="[SET:]METRIC=VALUE", help="exit 1 if a metric is above")
@@ -92,6 +93,8 @@ def cmd_eval_run(args: argparse.Namespace) -> int:
     if args.sets:
         loaded.config.sets = [str(p.resolve()) for p in args.sets]
         loaded.config.name = f"{loaded.config.name}-{'-'.join(p.stem for p in args.sets)}"
+    if getattr(args, "limit", None) is not None:
+        loaded.config.limit = args.limit
     if args.llm:
         loaded.config.answer.llm = args.llm
         loaded.config.name = f"{loaded.config.name}-{_slug(args.llm)}"

@@ -335,8 +335,9 @@ def cost(record: Record, config: RunConfig, judge: Judge | None) -> float | None
 
 
 def fingerprint(loaded: LoadedConfig, sets: list[QuestionSet], settings: Settings) -> str:
-    """What must match for a run folder to be resumed: the config (gate aside), set contents, documents."""
-    config = loaded.config.model_dump(exclude={"gate", "description"})
+    """What must match for a run folder to be resumed: the config (gate aside), set contents, documents.
+    `limit` is left out: a run can be resumed with more (or fewer) items per set."""
+    config = loaded.config.model_dump(exclude={"gate", "description", "limit"})
     data = {
         "config": config,
         "sets": {qs.name: hashlib.sha256(qs.path.read_bytes()).hexdigest() for qs in sets},
@@ -446,9 +447,11 @@ def run(
         (folder / "config.toml").write_text(loaded.text, encoding="utf-8")
         (folder / "run.json").write_text(json.dumps(_meta(loaded, print_, settings), indent=2), encoding="utf-8")
     items_path = folder / "items.jsonl"
-    records = read_records(items_path)
+    stored = read_records(items_path)
+    _rewrite(items_path, stored)  # drop a half-written last line before appending
+    wanted = {key(qs.name, item) for qs in sets for item in qs.items}
+    records = [r for r in stored if f"{r.set}/{r.item.id}" in wanted]  # a smaller `limit` leaves some out
     done = {f"{r.set}/{r.item.id}" for r in records}
-    _rewrite(items_path, records)  # drop a half-written last line before appending
 
     runner = Runner(kb, config, judge)
     runner.count_relevant(sets)
