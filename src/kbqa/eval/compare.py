@@ -77,7 +77,7 @@ def compare(a: Path, b: Path) -> Comparison:
         d = Delta(name, fig_a.get(name), fig_b.get(name))
         if d.a is None and d.b is None:
             continue
-        if metric.item is not None:
+        if metric.item is not None and d.a is not None and d.b is not None:
             for k in common:
                 va, vb = by_a[k].metrics.get(name), by_b[k].metrics.get(name)
                 if va is None or vb is None or va == vb:
