@@ -1,7 +1,8 @@
 """Answer quality: the default eval run must pass its gate — the CI gate and this test are the same run.
 
 `kbqa eval run --config evals/configs/extractive.toml --gate` answers every item of the default sets
-(dev, heldout, fresh, extra) with the extractive answerer and checks the thresholds in that config's
+(dev, heldout, fresh, extra, trial; the trial documents rendered and indexed next to the corpus)
+with the extractive answerer and checks the thresholds in that config's
 [gate] tables, which sit a little under the measured baseline (evals/README.md "The gate"). The
 thresholds live only there; this test runs the command and reads its run folder.
 """
@@ -46,12 +47,12 @@ def test_the_default_run_passes_the_gate_in_its_config(default_run):
 
 def test_the_default_run_covers_every_set_and_writes_its_report(default_run):
     summary = default_run["summary"]
-    assert set(summary["by_set"]) == {"dev", "heldout", "fresh", "extra"}
+    assert set(summary["by_set"]) == {"dev", "heldout", "fresh", "extra", "trial"}
     assert summary["items"] == sum(len(load_set(EVALS / "sets" / f"{s}.jsonl").items) for s in summary["by_set"])
     assert (default_run["folder"] / "report.html").stat().st_size > 50_000
 
 
-@pytest.mark.parametrize("name", ["dev", "heldout", "fresh", "extra"])
+@pytest.mark.parametrize("name", ["dev", "heldout", "fresh", "extra", "trial"])
 def test_hybrid_retrieval_is_at_least_as_good_as_each_half(default_run, name):
     figures = default_run["summary"]["by_set"][name]
     assert figures["hit@5"] >= figures["dense_hit@5"]
