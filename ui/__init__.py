@@ -1,0 +1,1 @@
+"""The kbqa web app (Gradio): `kbqa ui` serves `ui.app`. Only `ui.app` imports gradio."""
