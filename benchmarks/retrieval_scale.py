@@ -8,7 +8,7 @@ made of corpus sentences (so BM25 sees the corpus' vocabulary and term frequenci
 random unit 384-d vectors, written with Store.upsert, keyword segments and a
 manifest that makes every chunk live, committed as ingestion does. The finished index
 is cached under /tmp/kbqa-bench-cache for later runs (--no-cache builds a temporary
-one). Then a fresh Store + Retriever answer real questions from evals/questions.jsonl;
+one). Then a fresh Store + Retriever answer real questions from evals/sets/dev.jsonl;
 the query embedding goes through the real embedder and is reported separately too.
 It also reports resident memory and the index's size on disk per 100k chunks.
 

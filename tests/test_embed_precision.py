@@ -21,7 +21,7 @@ def models(model_cache) -> tuple[Embedder, Embedder]:  # noqa: ANN001
 def test_int8_documents_rank_for_fp32_questions_as_fp32_documents_do(models):
     fp32, int8 = models
     texts = [c.embed_text for c in corpus_chunks()]
-    questions = [q["question"] for q in load_jsonl(EVALS / "questions.jsonl") if not q["abstain"]][:40]
+    questions = [q["question"] for q in load_jsonl(EVALS / "sets" / "dev.jsonl") if not q["abstain"]][:40]
     docs32, docs8 = fp32.embed(texts), int8.embed(texts)
     cosine = (docs32 * docs8).sum(axis=1)
     assert cosine.mean() > 0.99 and cosine.min() > 0.98, (cosine.mean(), cosine.min())
