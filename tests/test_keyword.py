@@ -30,6 +30,8 @@ QUERIES = [
     "Bovaird Loeffler co-production of public services",
     "Lead Research Organisation University of Birmingham",
     "young people mental health arts",
+    # repeated terms weigh once per occurrence, as bm25s weighs them
+    "why do organisations struggle to take up social action approaches, social action?",
 ]
 
 

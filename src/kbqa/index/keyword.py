@@ -25,6 +25,7 @@ import json
 import math
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,7 +334,8 @@ class KeywordIndex:
         tokens = tokenize([query])
         if n <= 0 or not self.n_live or not tokens or not tokens[0]:
             return []
-        weights = {t: w for t in dict.fromkeys(tokens[0]) if (w := self.idf(t)) > 0}
+        # a term repeated in the query counts once per occurrence, as in bm25s (the index before segments)
+        weights = {t: count * w for t, count in Counter(tokens[0]).items() if (w := self.idf(t)) > 0}
         found: list[tuple[float, int, int]] = []  # (score, segment, doc)
         for s, (seg, alive, masked) in enumerate(zip(self.segments, self._alive, self._masked)):
             hits = [(h, np.float32(w)) for t, w in weights.items() if (h := seg.postings(t)) is not None]
