@@ -53,7 +53,7 @@ def main() -> int:
     p.add_argument("--no-cache", action="store_true", help="build a temporary index instead of the cached one")
     args = p.parse_args()
 
-    from kbqa.index.embed import Embedder, make_embedder
+    from kbqa.index.embed import BaseEmbedder, make_embedder
     from kbqa.index.keyword import KeywordIndex
     from kbqa.index.store import Store
     from kbqa.retrieve import Retriever
@@ -73,7 +73,7 @@ def main() -> int:
         retriever = Retriever(settings, Store(settings), lambda: embedder)
         timer = PhaseTimer()
         with timer.active():
-            timer.wrap(Embedder, "embed_one", "query embedding")
+            timer.wrap(BaseEmbedder, "embed_one", "query embedding")
             timer.wrap(Store, "sync", "manifest read")
             timer.wrap(Store, "query", "dense (chroma)")
             timer.wrap(KeywordIndex, "search", "bm25")
@@ -83,7 +83,7 @@ def main() -> int:
                 before = dict(timer.seconds)
                 started = time.perf_counter()
                 retriever.store.sync()  # what KnowledgeBase.retrieve does first
-                hits = retriever.search(q)
+                hits = retriever.search(q, settings.k)
                 total = (time.perf_counter() - started) * 1000
                 phases = {k: (v - before.get(k, 0.0)) * 1000 for k, v in timer.seconds.items()}
                 phases["fusion and rest"] = total - sum(phases.values())
