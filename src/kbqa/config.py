@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = 64
     embed_batch_size: int = 32
     embed_threads: int = 0  # 0 = one per core
-    embed_precision: str = "int8"  # documents at ingest, local model: "int8" (2x faster) or "fp32"; questions: fp32
+    embed_precision: str = "fp32"  # documents at ingest, local model: "fp32" or "int8" (~2x faster); questions: fp32
     # --- embeddings from an OpenAI-compatible /v1/embeddings endpoint instead of the local model
     embed_url: str | None = None  # e.g. http://gpu-box:8080/v1 (text-embeddings-inference, vLLM, OpenAI)
     embed_model: str | None = None  # the model it serves; recorded in the index, which refuses any other

@@ -8,9 +8,10 @@ what keeps a cold `kbqa ask` fast. The export matches sentence-transformers'
 output to cosine 0.99999 (tested).
 
 `precision="int8"` runs a copy of the graph with its weights quantized to int8 per output channel
-(ONNX Runtime's dynamic quantization, made once beside the fp32 export): about twice as fast on CPU.
-It is the same model (vectors agree with fp32's to cosine ~0.99), so documents embedded in int8 are
-searched with fp32 questions (see `make_embedder` and README "Choices").
+(ONNX Runtime's dynamic quantization, made once beside the fp32 export): about 2x the chunks/s of fp32
+on 2 cores, a third of the CPU time per chunk. It is the same model (vectors agree with fp32's to
+cosine ~0.99), so documents embedded in int8 are searched with fp32 questions. Opt-in (KBQA_EMBED_PRECISION=int8): a few eval figures were
+slightly lower with it (README "Choices").
 """
 
 from __future__ import annotations
@@ -256,8 +257,7 @@ class Embedder(BaseEmbedder):
 def make_embedder(settings: Settings, documents: bool = False) -> BaseEmbedder:
     """The model of the index: the endpoint at KBQA_EMBED_URL if set, else the packaged MiniLM (loading it
     takes ~0.3 s: the knowledge base keeps one). Locally, `documents` (ingest) run at KBQA_EMBED_PRECISION;
-    questions and answer sentences always in fp32: int8 there cost answer accuracy, int8 documents did
-    not (README "Choices")."""
+    questions and answer sentences always in fp32 (the abstention model was fit on fp32 similarities)."""
     if not settings.embed_url:
         precision = settings.embed_precision if documents else "fp32"
         return Embedder(Path(settings.model_cache_dir), settings.embed_threads, precision)
