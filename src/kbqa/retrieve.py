@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from kbqa.errors import StoreError, UsageError
 from kbqa.index import keyword as bm25
 from kbqa.index.embed import BaseEmbedder, model_name
 from kbqa.index.keyword import DocMeta
+from kbqa.index.manifest import Manifest
 from kbqa.index.store import Store
 from kbqa.schema import OPEN_END, Entry, Hit
 
@@ -166,7 +168,7 @@ class Retriever:
                 return self._keyword
         raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
 
-    def _open_keyword(self, state: dict, manifest) -> bm25.KeywordIndex:  # noqa: ANN001
+    def _open_keyword(self, state: dict[str, Any], manifest: Manifest) -> bm25.KeywordIndex:
         """The segment set `state` names as one index; segments already open are re-used."""
         data_dir = Path(self.settings.data_dir)
         live = {source: info["version"] for source, info in manifest.files.items()}

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -247,7 +248,7 @@ class Embedder(BaseEmbedder):
         # ONNX Runtime sessions may run concurrently, and release the GIL while they do
         return np.concatenate(list(self._pool.map(lambda t: self._infer([self._tokenizer.encode(t)]), texts)))
 
-    def _infer(self, encodings: list) -> np.ndarray:  # noqa: ANN401 - tokenizers.Encoding
+    def _infer(self, encodings: list[Any]) -> np.ndarray:  # tokenizers.Encoding
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

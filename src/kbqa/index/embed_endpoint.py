@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class EndpointEmbedder(BaseEmbedder):
             time.sleep(wait)
             attempt += 1
 
-    def _vectors(self, reply, count: int) -> np.ndarray:  # noqa: ANN001 - openai's CreateEmbeddingResponse
+    def _vectors(self, reply: Any, count: int) -> np.ndarray:  # noqa: ANN401 - openai's CreateEmbeddingResponse
         served = getattr(reply, "model", None)
         if served and not same_model(served, self.name):
             raise EmbeddingError(
@@ -122,7 +123,8 @@ class EndpointEmbedder(BaseEmbedder):
                 f"the embedding endpoint at {self.url} changed its vector size from {self.dim} to {vectors.shape[1]}"
             )
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+        return normalised
 
     def _describe(self, exc: BaseException) -> str:
         o, where = self._openai, f"the embedding endpoint at {self.url}"

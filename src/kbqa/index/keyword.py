@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class DocMeta:
     people: list[str]  # contributors and their affiliations, lower-cased
 
 
-def _doc_meta(chunk: Chunk) -> list:
+def _doc_meta(chunk: Chunk) -> list[Any]:
     m = chunk.metadata
     return [
         chunk.source,
@@ -81,7 +82,7 @@ class _Postings:
     ids: np.ndarray  # byte strings
     pairs: list[tuple[str, str]]
     doc_pair: np.ndarray  # int32: index into pairs
-    meta: list[list]
+    meta: list[list[Any]]
 
 
 def _postings(chunks: Sequence[Chunk]) -> _Postings:
@@ -121,7 +122,8 @@ def _tfc(tf: np.ndarray, doclen: np.ndarray, docs: np.ndarray, avgdl: float) -> 
     """BM25's term-frequency part, tf / (tf + k1·(1 − b + b·len/avgdl)), as bm25s's Lucene variant computes it."""
     tf = tf.astype(np.float32)
     norm = K1 * (1 - B + B * doclen[docs].astype(np.float32) / np.float32(max(avgdl, 1e-9)))
-    return tf / (tf + norm)
+    out: np.ndarray = tf / (tf + norm)
+    return out
 
 
 def _write(p: _Postings, data_dir: Path, avgdl: float) -> str:
@@ -234,17 +236,21 @@ class Segment:
         header = json.loads((folder / "segment.json").read_text())
         self.n_docs: int = header["docs"]
         self.avgdl: float = header["avgdl"]
-        self.pairs: list[tuple[str, str]] = [tuple(p) for p in header["pairs"]]  # type: ignore[misc]
-        load = lambda name: np.load(folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
+        self.pairs: list[tuple[str, str]] = [(a, b) for a, b in header["pairs"]]
+
+        def load(name: str) -> np.ndarray:
+            array: np.ndarray = np.load(folder / f"{name}.npy", mmap_mode="r")
+            return array
+
         self.terms, self.indptr, self.docs = load("terms"), load("indptr"), load("docs")
         self.tf, self.tfc, self.doclen = load("tf"), load("tfc"), load("doclen")
         self.doc_pair, self.ids = load("doc_pair"), load("ids")
         # opened now, read on first use: an ingest may delete the folder later, and open files outlive that
         self._meta_file = open(folder / "meta.json", encoding="utf-8")  # noqa: SIM115
-        self._meta: list[list] | None = None
+        self._meta: list[list[Any]] | None = None
         self._meta_objects: list[DocMeta] | None = None
 
-    def meta_rows(self) -> list[list]:
+    def meta_rows(self) -> list[list[Any]]:
         """The filter fields as stored (one list per document); read once, on first use."""
         if self._meta is None:  # only filters and merges need them
             self._meta_file.seek(0)
@@ -407,7 +413,7 @@ def open_segments(data_dir: Path, names: Iterable[str]) -> list[Segment]:
     return [Segment(data_dir / name) for name in names]
 
 
-def load(data_dir: Path, state: dict, live: dict[str, str]) -> KeywordIndex:
+def load(data_dir: Path, state: dict[str, Any], live: dict[str, str]) -> KeywordIndex:
     """The keyword index a manifest's `bm25` record names; FileNotFoundError if a folder is gone."""
     if "segments" not in state:  # written by kbqa before segments
         folder = data_dir / state["dir"]
