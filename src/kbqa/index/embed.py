@@ -109,15 +109,17 @@ def export_onnx(target: Path) -> Path:
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     class _Pooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
             super().__init__()
             self.bert = bert
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+        ) -> torch.Tensor:
             hidden = self.bert(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
@@ -174,7 +176,8 @@ class BaseEmbedder:
         return self.dim
 
     def embed_one(self, text: str) -> np.ndarray:
-        return self.embed_cached([text])[0]
+        vector: np.ndarray = self.embed_cached([text])[0]
+        return vector
 
     def embed_cached(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
         """Like `embed`, remembering recent texts: questions and answer sentences recur across asks.
@@ -252,7 +255,8 @@ class Embedder(BaseEmbedder):
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        return self._session.run(None, feeds)[0]
+        output: np.ndarray = self._session.run(None, feeds)[0]
+        return output
 
 
 def make_embedder(settings: Settings, documents: bool = False) -> BaseEmbedder:

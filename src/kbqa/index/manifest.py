@@ -42,7 +42,8 @@ class Manifest:
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        return self.data["files"]
+        files: dict[str, dict[str, Any]] = self.data["files"]
+        return files
 
     @property
     def collection(self) -> str | None:

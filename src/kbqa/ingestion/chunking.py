@@ -8,14 +8,18 @@ are prepended to the text that gets embedded.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from kbqa.ingestion.parse import Part
 from kbqa.schema import OPEN_END, Chunk
 from kbqa.tokens import count_tokens, encoding
 
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
+
 
 @lru_cache(maxsize=4)
-def _splitter(chunk_size: int, chunk_overlap: int):  # noqa: ANN202 - llama-index type, imported lazily
+def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
     from llama_index.core.node_parser import SentenceSplitter
 
     return SentenceSplitter(
@@ -50,10 +54,10 @@ def chunk_parts(parts: list[Part], source: str, version: str, chunk_size: int, c
     return chunks
 
 
-def _metadata(part: Part, version: str, n: int) -> dict:
+def _metadata(part: Part, version: str, n: int) -> dict[str, Any]:
     """Chroma metadata: scalars and non-empty lists only (Chroma rejects None and empty lists)."""
     entry = part.entry
-    meta: dict = {"entry_id": entry.entry_id, "version": version, "chunk_index": n}
+    meta: dict[str, Any] = {"entry_id": entry.entry_id, "version": version, "chunk_index": n}
     if part.section:
         meta["section"] = part.section
     if entry.year_start is not None:
