@@ -55,6 +55,8 @@ def test_every_answer_sentence_is_in_its_cited_passage(corpus_kb, dev):
     items, _ = dev
     for item in [i for i in items if i["kind"] == "fact"]:
         answer = corpus_kb.ask(item["question"])
+        if answer.answerer != "extractive":  # catalogue and publication answers state fields (tests of their own)
+            continue
         by_n = {c.n: " ".join(c.text.split()) for c in answer.citations}
         for sentence, n in re.findall(r"(.+?) \[(\d+)\]", answer.answer.replace("\n", " ")):
             assert sentence.strip().lstrip("• ") in by_n[int(n)], (item["id"], sentence)

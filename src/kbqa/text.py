@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from kbqa.ingestion.clean import BULLET
+
 # Sentence boundaries: end punctuation, then space and a capital/digit/bullet, except after
 # common abbreviations and initials. A regex rather than nltk's punkt keeps nltk (and ~0.5 s of
 # imports) off the question path; the corpus's sentences are well-formed prose and list lines.
@@ -179,8 +181,9 @@ def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
             continue
-        if focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
+        if kind != "number" and focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
             continue  # "five European countries" describes the thing asked for, it does not name it
+            # (but for "how many singers", "58 singers" is the answer)
         if kind == "number" and re.fullmatch(r"(?:19|20)\d\d", found):
             continue  # a year is not an answer to "how many"
         return True
@@ -224,15 +227,17 @@ def focus_word(question: str) -> str | None:
     if not m:
         return None
     words: list[str] = []
-    if m.group().lower().startswith("how many"):
-        first = re.match(r"[\w'’-]+", question[m.end() :])
-        return first.group().lower() if first else None
     for word in re.findall(r"[\w'’-]+|[^\w\s]", question[m.end() :]):
         if not re.match(r"[\w'’-]", word) or _FOCUS_STOP.match(word) or len(words) == 4:
             break
         words.append(word.lower())
     while words and words[-1] in _NOT_FOCUS:
         words.pop()
+    if words and m.group().lower().startswith("how many"):
+        # "how many national events will…" → "events"; "how many people sat on…" → "people": the head is the
+        # last plural among the first words, else the first word (a verb often follows the noun unmarked)
+        plurals = [w for w in words if re.fullmatch(r"[a-z'’-]{3,}[^s']s", w)]
+        return plurals[-1] if plurals else words[0]
     if not words or words[-1] in _NOT_FOCUS or (words[-1].endswith("est") and len(words[-1]) > 5):
         return None  # no noun, or a superlative ("what is the oldest, ...")
     return words[-1]
@@ -257,6 +262,39 @@ def split_parts(question: str) -> list[str]:
     """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3)."""
     parts = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
     return parts[:3] if len(parts) > 1 else [question]
+
+
+# A "Label: value" line of an entry ("Contributed by: …", "Research report: …", "Policy Papers: 2017",
+# "Related publications:"): a label of at most five words, then a value that is not a sentence.
+_FIELD_LINE = re.compile(r"^(?P<label>[A-Z][\w'’&/().-]*(?:\s+[\w'’&/().-]+){0,4}?)\s*:\s*(?P<value>.*)$")
+_ALWAYS_FIELDS = re.compile(r"^(?:keywords?|contributed by|related publications?)$", re.IGNORECASE)
+FRAGMENT_WORDS = 10
+
+
+def field_line(line: str) -> tuple[str, str] | None:
+    """('Research report', 'What Works Scotland Policy Briefing 2018') for a field line, else None."""
+    line = line.strip()
+    m = _FIELD_LINE.match(line)
+    if not m or BULLET.match(line):
+        return None
+    value = m["value"].strip()
+    if value.endswith((".", "!", "?")) and not _ALWAYS_FIELDS.match(m["label"]) and len(value.split()) > 3:
+        return None  # "Social: co-ordinated by Professor Angie Hart." is a sentence with a lead-in
+    return m["label"].strip(), value
+
+
+def line_kind(line: str) -> str:
+    """What a line of a document is: "field" (Label: value), "fragment" (a heading, a bare title, a date,
+    "Links currently unavailable") or "prose" (sentences and list items). Only prose is quoted as an answer
+    to a question that does not ask for the field or fragment itself."""
+    line = line.strip()
+    if not line or BULLET.match(line):
+        return "prose"
+    if field_line(line):
+        return "field"
+    if not line.endswith((".", "!", "?", ":", ";")) and len(line.split()) < FRAGMENT_WORDS:
+        return "fragment"
+    return "prose"
 
 
 def is_wh_question(question: str) -> bool:

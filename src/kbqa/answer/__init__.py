@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # name → "module:class"; imported on first use (the LLM answerer pulls in the openai client)
 ANSWERERS: dict[str, str] = {
     "catalog": "kbqa.answer.catalog:CatalogAnswerer",
+    "publications": "kbqa.answer.publications:PublicationAnswerer",
     "extractive": "kbqa.answer.extractive:ExtractiveAnswerer",
     "llm": "kbqa.answer.llm:LLMAnswerer",
 }
