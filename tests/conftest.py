@@ -6,6 +6,7 @@ The model cache is exported once per session (~5 s); set KBQA_MODEL_CACHE_DIR to
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -82,5 +83,33 @@ def run_cli(tmp_path: Path, model_cache: Path) -> Callable[..., subprocess.Compl
             timeout=timeout,
             input=input,
         )
+
+    return run
+
+
+@pytest.fixture
+def cli(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    """cli(*args, data_dir=None, corpus_dir=None, input=None) → CompletedProcess, running `kbqa.cli.main` in this
+    process (as fast as a function call) with the same environment `run_cli` gives a subprocess."""
+    from kbqa.cli import main
+
+    def run(
+        *args: object,
+        data_dir: Path | None = None,
+        corpus_dir: Path | None = None,
+        input: str | None = None,  # noqa: A002
+    ) -> subprocess.CompletedProcess:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(cli_env(model_cache, data_dir or tmp_path / "data", corpus_dir or CORPUS))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(input or ""))
+        try:
+            code = main([str(a) for a in args])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
 
     return run

@@ -1,4 +1,6 @@
-"""The command line: the --json contract, chat follow-ups, and one-line errors."""
+"""The command line: the --json contract, chat follow-ups, and one-line errors.
+
+Most tests run `kbqa.cli.main` in-process (`cli`); the first-run test starts a real process (`run_cli`)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ def index_dir(corpus_kb):
     return corpus_kb.settings.data_dir
 
 
-def test_ask_json_contract(run_cli, index_dir):
-    proc = run_cli("ask", "--json", PHASE2, data_dir=index_dir)
+def test_ask_json_contract(cli, index_dir):
+    proc = cli("ask", "--json", PHASE2, data_dir=index_dir)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -33,15 +35,15 @@ def test_ask_json_contract(run_cli, index_dir):
     assert data["model"] is None  # the extractive answerer
 
 
-def test_ask_prints_answer_then_numbered_passages(run_cli, index_dir):
-    proc = run_cli("ask", PHASE2, data_dir=index_dir)
+def test_ask_prints_answer_then_numbered_passages(cli, index_dir):
+    proc = cli("ask", PHASE2, data_dir=index_dir)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Sheffield" in out and "\n[1] Enabling Social Action Programme — 000_525025c0dd7eef87.txt" in out
 
 
-def test_ask_with_filter_and_k(run_cli, index_dir):
-    proc = run_cli(
+def test_ask_with_filter_and_k(cli, index_dir):
+    proc = cli(
         "ask",
         "--json",
         "--k",
@@ -55,22 +57,20 @@ def test_ask_with_filter_and_k(run_cli, index_dir):
     assert data["citations"] and {c["source"] for c in data["citations"]} == {"001_e46ca3b02064783c.txt"}
 
 
-def test_out_of_scope_question_abstains(run_cli, index_dir):
-    data = json.loads(run_cli("ask", "--json", "Who won the 2018 FIFA World Cup?", data_dir=index_dir).stdout)
+def test_out_of_scope_question_abstains(cli, index_dir):
+    data = json.loads(cli("ask", "--json", "Who won the 2018 FIFA World Cup?", data_dir=index_dir).stdout)
     assert data["abstained"] is True and data["citations"] == []
 
 
-def test_metadata_question_lists_every_entry_with_a_citation(run_cli, index_dir):
-    data = json.loads(
-        run_cli("ask", "--json", "Which projects did Angie Hart contribute to?", data_dir=index_dir).stdout
-    )
+def test_metadata_question_lists_every_entry_with_a_citation(cli, index_dir):
+    data = json.loads(cli("ask", "--json", "Which projects did Angie Hart contribute to?", data_dir=index_dir).stdout)
     assert data["answer"].count("Imagine") == 2 and len(data["citations"]) == 2
     assert all("Angie Hart" in c["text"] for c in data["citations"])
 
 
-def test_chat_json_resolves_follow_ups(run_cli, index_dir):
+def test_chat_json_resolves_follow_ups(cli, index_dir):
     questions = "What was the 'Local solutions to local problems' project about?\nWhen did it run?\n"
-    proc = run_cli("chat", "--json", data_dir=index_dir, input=questions)
+    proc = cli("chat", "--json", data_dir=index_dir, input=questions)
     assert proc.returncode == 0, proc.stderr
     first, second = (json.loads(line) for line in proc.stdout.strip().splitlines())
     assert first["standalone_question"] == first["question"]
@@ -79,8 +79,8 @@ def test_chat_json_resolves_follow_ups(run_cli, index_dir):
     assert "2016" in second["answer"]
 
 
-def test_sources_lists_files_with_entry_and_chunk_counts(run_cli, index_dir):
-    rows = json.loads(run_cli("sources", "--json", data_dir=index_dir).stdout)
+def test_sources_lists_files_with_entry_and_chunk_counts(cli, index_dir):
+    rows = json.loads(cli("sources", "--json", data_dir=index_dir).stdout)
     assert len(rows) == 5
     by_name = {r["source"]: r for r in rows}
     assert by_name["001_e46ca3b02064783c.txt"]["entries"] == 6 and all(r["chunks"] > 0 for r in rows)
@@ -97,15 +97,15 @@ def test_sources_lists_files_with_entry_and_chunk_counts(run_cli, index_dir):
         (["ingest", "/no/such/folder"], "/no/such/folder"),
     ],
 )
-def test_errors_are_one_line_without_traceback(run_cli, index_dir, args, message):
-    proc = run_cli(*args, data_dir=index_dir)
+def test_errors_are_one_line_without_traceback(cli, index_dir, args, message):
+    proc = cli(*args, data_dir=index_dir)
     assert proc.returncode != 0
     err = proc.stderr.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_missing_corpus_is_a_clear_error(run_cli, tmp_path):
-    proc = run_cli("ask", PHASE2, data_dir=tmp_path / "empty-index", corpus_dir=tmp_path / "no-corpus")
+def test_missing_corpus_is_a_clear_error(cli, tmp_path):
+    proc = cli("ask", PHASE2, data_dir=tmp_path / "empty-index", corpus_dir=tmp_path / "no-corpus")
     assert proc.returncode == 1
     assert "no-corpus" in proc.stderr and "Traceback" not in proc.stderr
 

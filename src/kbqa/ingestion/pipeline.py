@@ -7,8 +7,11 @@ line each and skipped. See store.py for why a killed run leaves a usable index.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from kbqa.index.embed import MODEL_NAME, Embedder
 from kbqa.index.store import Store
 from kbqa.ingestion.chunking import chunk_parts
 from kbqa.ingestion.clean import clean
-from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, load_text
+from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, hard_wrapped, load_text
 from kbqa.ingestion.parse import parse
 from kbqa.schema import Chunk, Entry, IngestReport
 
@@ -94,14 +97,14 @@ def ingest(
         progress.start(len(files))
 
         for source, info in list(manifest.files.items()):
-            if not Path(info["path"]).exists():
+            if _gone(Path(info["path"])):
                 _remove_source(store, source, report)
         repair = _missing_from_store(store, dirty, report, progress)
 
         todo: list[tuple[Path, str, str, str]] = []
         for path, source in files:
             old = manifest.files.get(source)
-            if old and Path(old["path"]) != path.resolve() and Path(old["path"]).exists():
+            if old and Path(old["path"]) != path.resolve() and not _gone(Path(old["path"])):
                 _warn(report, progress, f"{path}: skipped, a different file named {source} is indexed ({old['path']})")
                 continue
             try:
@@ -160,17 +163,13 @@ def _missing_from_store(store: Store, dirty: bool, report: IngestReport, progres
 
 
 def discover(paths: list[Path], report: IngestReport, progress: Progress) -> list[tuple[Path, str]]:
-    """Supported files under `paths` as (path, source name); unsupported ones get a warning."""
+    """Supported files under `paths` as (path, source name); everything skipped gets a warning."""
     found: dict[str, Path] = {}
     for root in paths:
         root = Path(root).expanduser()
         if not root.exists():
             raise CorpusMissingError(f"{root}: no such file or folder")
-        candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in candidates:
-            rel = path.relative_to(root) if root.is_dir() else Path(path.name)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
+        for path in [root] if root.is_file() else _files_under(root, report, progress):
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 _warn(report, progress, f"{path}: skipped, unsupported file type {path.suffix or '(none)'!r}")
                 continue
@@ -181,11 +180,78 @@ def discover(paths: list[Path], report: IngestReport, progress: Progress) -> lis
     return [(path, name) for name, path in found.items()]
 
 
+def _files_under(root: Path, report: IngestReport, progress: Progress) -> list[Path]:
+    """The regular files under `root`, hidden names left out, in path order. Folders reached through a
+    symbolic link are followed; a link leading back to a folder it is in (a loop), a broken link, an
+    unreadable folder and a special file (FIFO, socket, device) each get one warning line and are skipped.
+
+    Our own walk rather than `Path.rglob`, which skips all of these silently.
+    """
+    files: list[Path] = []
+
+    def visit(folder: Path, ancestors: frozenset[tuple[int, int]]) -> None:
+        try:
+            with os.scandir(folder) as entries:
+                names = sorted(entry.name for entry in entries)
+        except OSError as exc:
+            _warn(report, progress, f"{folder}: skipped, cannot read folder ({exc.strerror or exc})")
+            return
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = folder / name
+            try:
+                info = path.stat()  # follows symbolic links
+            except OSError as exc:
+                _warn(report, progress, f"{path}: skipped, {_stat_problem(path, exc)}")
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                if key in ancestors:
+                    _warn(report, progress, f"{path}: skipped, symbolic link loop (leads back to {path.resolve()})")
+                    continue
+                visit(path, ancestors | {key})
+            elif stat.S_ISREG(info.st_mode):
+                files.append(path)
+            else:
+                _warn(report, progress, f"{path}: skipped, not a regular file")
+
+    top = root.stat()
+    visit(root, frozenset({(top.st_dev, top.st_ino)}))
+    return sorted(files)
+
+
+def _stat_problem(path: Path, exc: OSError) -> str:
+    """Why a folder entry cannot be followed, in a few words."""
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if path.is_symlink() and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def _gone(path: Path) -> bool:
+    """True when an indexed file no longer exists. A file we may not look at (an unreadable folder) is not
+    gone: its chunks stay until it can be read again."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def read_text(path: Path, max_bytes: int | None = None) -> str:
+    """A file's clean text: loaded by its format's loader, then cleaned (printed lines re-joined)."""
+    return clean(load_text(path, max_bytes), hard_wrapped=True if hard_wrapped(path) else None)
+
+
 def _parse_file(
     path: Path, source: str, sha: str, version: str, settings: Settings, report: IngestReport, progress: Progress
 ) -> _Parsed | None:
     try:
-        text = clean(load_text(path, int(settings.max_file_mb * 1_000_000)))
+        text = read_text(path, int(settings.max_file_mb * 1_000_000))
         if not text:
             raise DocumentError("no text left after removing boilerplate")
         parts = parse(text, source)

@@ -3,6 +3,8 @@
 The loaders are thin on purpose: pypdf, python-docx and BeautifulSoup do the reading. Adding a format
 (`.pptx`, `.csv`, …) is one module with a `load(path) -> str` function and one line in `LOADERS`;
 modules are imported on first use, so a format's library costs nothing until a file of it is read.
+A module whose text comes as a page's printed lines (PDF) sets `HARD_WRAPPED = True`: `clean` then
+re-joins its lines into paragraphs however short the text is.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ def loader_for(path: Path) -> Callable[[Path], str]:
         raise DocumentError(f"unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     module, _, function = target.partition(":")
     return getattr(importlib.import_module(module), function)
+
+
+def hard_wrapped(path: Path) -> bool:
+    """True when the loader of a file's suffix gives printed lines, not paragraphs (its module says so)."""
+    target = LOADERS.get(path.suffix.lower(), "")
+    module = target.partition(":")[0]
+    return bool(module) and bool(getattr(importlib.import_module(module), "HARD_WRAPPED", False))
 
 
 def load_text(path: Path, max_bytes: int | None = None) -> str:
