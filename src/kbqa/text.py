@@ -192,7 +192,10 @@ def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
 
 # A wh-word that opens a question or a clause ("Besides the UK, in which countries ..."), not one inside a
 # name ("What Works Scotland"): at the start, or lower-case after a comma or a preposition.
-_CLAUSE = r"(?:^\W*(?i:and\s+|so\s+|but\s+)?|(?<=[,;:] )|\b(?:in|on|for|from|to|at|by|with|about|of|and|or) )"
+_CLAUSE = (
+    r"(?:^\W*(?i:and\s+|so\s+|but\s+)?(?i:(?:in|on|for|from|to|at|by|with|about|of)\s+)?|(?<=[,;:] )"
+    r"|\b(?:in|on|for|from|to|at|by|with|about|of|and|or) )"
+)
 _FOCUS_START = re.compile(
     _CLAUSE
     + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+)"
@@ -233,11 +236,13 @@ def focus_word(question: str) -> str | None:
         words.append(word.lower())
     while words and words[-1] in _NOT_FOCUS:
         words.pop()
-    if words and m.group().lower().startswith("how many"):
+    plurals = [w for w in words if re.fullmatch(r"[a-z'’-]{3,}[^s']s", w)]
+    if words and m.group().lower().endswith("how many "):
         # "how many national events will…" → "events"; "how many people sat on…" → "people": the head is the
         # last plural among the first words, else the first word (a verb often follows the noun unmarked)
-        plurals = [w for w in words if re.fullmatch(r"[a-z'’-]{3,}[^s']s", w)]
         return plurals[-1] if plurals else words[0]
+    if len(words) > 1 and plurals[:1] == words[:1]:
+        return words[0]  # "which countries took part" → "countries", not "part"
     if not words or words[-1] in _NOT_FOCUS or (words[-1].endswith("est") and len(words[-1]) > 5):
         return None  # no noun, or a superlative ("what is the oldest, ...")
     return words[-1]
