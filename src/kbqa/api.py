@@ -301,7 +301,7 @@ class KnowledgeBase:
                 why = "needs an LLM (pass llm=…)" if name == "llm" else "does not take this question"
                 raise UsageError(f"answerer {name!r} {why}")
             return chosen
-        for candidate in ("publications", "catalog", "llm" if request.llm else "extractive"):
+        for candidate in ("publications", "catalog", "overview", "llm" if request.llm else "extractive"):
             if self._answerer(candidate).accepts(request):
                 return self._answerer(candidate)
         raise RuntimeError("the extractive answerer accepts every question")  # pragma: no cover - kbqa bug

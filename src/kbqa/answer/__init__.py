@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 ANSWERERS: dict[str, str] = {
     "catalog": "kbqa.answer.catalog:CatalogAnswerer",
     "publications": "kbqa.answer.publications:PublicationAnswerer",
+    "overview": "kbqa.answer.overview:OverviewAnswerer",
     "extractive": "kbqa.answer.extractive:ExtractiveAnswerer",
     "llm": "kbqa.answer.llm:LLMAnswerer",
 }

@@ -323,7 +323,7 @@ class Extractive:
         if verdict.missing or verdict.confidence < self.threshold:
             text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
             return Answer(question, text, [], status="abstained", confidence=verdict.confidence)
-        chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
+        chosen = _overview(cands[0]) if is_overview(question) else self.select(cands)
         for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
             more = self.ranked(part, hits, _join_context(context, parts[0]))
             extra = self.judge(part, hits, more)
@@ -333,7 +333,7 @@ class Extractive:
         text, citations = compose(chosen)
         return Answer(question, text, citations, confidence=verdict.confidence)
 
-    def _select(self, cands: list[Candidate]) -> list[Candidate]:
+    def select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
         best = cands[0]
         chosen = [best]
@@ -469,22 +469,27 @@ def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
     """Join sentences with [n] markers; one citation per distinct passage, numbered in order, each
     highlighting the sentences quoted from it."""
     by_chunk: dict[str, Citation] = {}
-    pieces: list[str] = []
-    for cand in chosen:
-        chunk = cand.hit.chunk
-        if chunk.id not in by_chunk:
-            by_chunk[chunk.id] = Citation(
-                len(by_chunk) + 1,
-                chunk.source,
-                chunk.title,
-                chunk.text,
-                cand.hit.dense or 0.0,
-                entry_id=chunk.metadata.get("entry_id"),
-            )
-        citation = by_chunk[chunk.id]
-        citation.highlights.append((cand.start, cand.start + len(cand.text)))
-        pieces.append(f"{normalize_space(cand.text)} [{citation.n}]")
+    pieces = [f"{normalize_space(cand.text)} [{cite(cand, by_chunk).n}]" for cand in chosen]
     return _join(pieces), list(by_chunk.values())
+
+
+def cite(cand: Candidate, by_chunk: dict[str, Citation]) -> Citation:
+    """The citation of a quoted sentence's passage (numbered in order of first use), its sentence highlighted."""
+    chunk = cand.hit.chunk
+    if chunk.id not in by_chunk:
+        by_chunk[chunk.id] = Citation(
+            len(by_chunk) + 1,
+            chunk.source,
+            chunk.title,
+            chunk.text,
+            cand.hit.dense or 0.0,
+            entry_id=chunk.metadata.get("entry_id"),
+        )
+    citation = by_chunk[chunk.id]
+    span = (cand.start, cand.start + len(cand.text))
+    if span not in citation.highlights:
+        citation.highlights.append(span)
+    return citation
 
 
 def _join(pieces: list[str]) -> str:
