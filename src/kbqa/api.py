@@ -194,8 +194,11 @@ class KnowledgeBase:
 
     def retrieve_for(self, follow: FollowUp, k: int, filters: Filters) -> list[Hit]:
         """Hits for a resolved question. A follow-up is answered from the entries the conversation is
-        about first (their passages, best-matching first); the other hits still count."""
-        hits = self.retrieve(follow.standalone, k=k, filters=filters)
+        about first (their passages, best-matching first); the other hits still count. A follow-up is
+        searched with the question it leans on ("Who coordinated its cultural strand?" after "Tell me about
+        the Imagine project that ran from 2013 to 2017"), which says more than the follow-up alone."""
+        query = f"{follow.standalone} {follow.context}" if follow.context else follow.standalone
+        hits = self.retrieve(query, k=k, filters=filters)
         if not follow.entry_ids:
             return hits
         entry = [h for h in hits if h.chunk.metadata.get("entry_id") in follow.entry_ids]

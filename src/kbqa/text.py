@@ -218,6 +218,9 @@ _NOT_FOCUS = {
     "way",
     "ways",
     "extent",
+    "else",
+    "other",
+    "others",
     "the",
     "a",
     "an",
@@ -230,9 +233,11 @@ def focus_word(question: str) -> str | None:
     if not m:
         return None
     words: list[str] = []
-    for word in re.findall(r"[\w'’-]+|[^\w\s]", question[m.end() :]):
-        if not re.match(r"[\w'’-]", word) or _FOCUS_STOP.match(word) or len(words) == 4:
-            break
+    for word in re.findall(r"['‘’][\w-]+['’]|[\w'’-]+|[^\w\s]", question[m.end() :]):
+        if re.fullmatch(r"['‘’][\w-]+['’]", word):
+            continue  # a quoted word inside the phrase ("which four 'co-' activities")
+        if not re.match(r"\w", word) or _FOCUS_STOP.match(word) or len(words) == 4:
+            break  # (a quote that opens a title ends the phrase: the noun asked for comes before it)
         words.append(word.lower())
     while words and words[-1] in _NOT_FOCUS:
         words.pop()

@@ -101,6 +101,7 @@ SYNONYMS = [
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
+FOCUS_THRESHOLD_SHARE = 0.75  # of the abstention threshold, for a follow-up answered from the entries in focus
 
 
 @dataclass
@@ -608,7 +609,19 @@ class ExtractiveAnswerer:
         retrieve_ms = _ms(started)
         ctx = self.context
         answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold)
-        answer = answerer.answer(request.question, hits, context=request.follow.context)
+        answer = None
+        focus = [h for h in hits if h.chunk.metadata.get("entry_id") in request.follow.entry_ids]
+        if focus and len(focus) < len(hits):  # a follow-up is answered from the entries in focus first
+            # The conversation names the subject, so a short follow-up matches its passages less closely than a
+            # question naming it would: the bar is lowered, the asked kind of fact is still required.
+            within = Extractive(
+                ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold * FOCUS_THRESHOLD_SHARE
+            )
+            answer = within.answer(request.question, focus, context=request.follow.context)
+            if answer.abstained:
+                answer = None
+        if answer is None:
+            answer = answerer.answer(request.question, hits, context=request.follow.context)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if request.follow.standalone != request.question:
             answer.standalone_question = request.follow.standalone

@@ -101,7 +101,7 @@ def plan(question: str, entries: list[Entry]) -> Plan | None:
         return Plan("entries", named) if named else Plan("topic", topic=topic)
     if is_overview(question):
         topic = _overview_topic(question)
-        named = best_mentions(question, entries)
+        named = _by_years(question, best_mentions(question, entries))
         if named:
             extra = _beyond_title(topic or question, named[0])
             if len(extra) > 1:
@@ -122,8 +122,23 @@ _KIND_WORDS = set(
 
 
 def _beyond_title(text: str, entry: Entry) -> list[str]:
-    """The words of an overview's object that neither its entry's title nor a kind word accounts for."""
-    return sorted(set(tokenize([text])[0]) - set(tokenize([entry.title])[0]) - _KIND_WORDS)
+    """The words of an overview's object that neither its entry's title, its years nor a kind word account for
+    ("the Imagine project that ran from 2013 to 2017")."""
+    years = {str(y) for y in (entry.year_start, entry.year_end) if y}
+    words = set(tokenize([text])[0]) - set(tokenize([entry.title])[0]) - _KIND_WORDS - _TIME_WORDS
+    return sorted(w for w in words if w not in years)
+
+
+_TIME_WORDS = set(tokenize(["ran run running started began ended lasted active from to until between"])[0])
+
+
+def _by_years(question: str, named: list[Entry]) -> list[Entry]:
+    """Of several entries a question names alike ("Imagine"), those whose years it gives, if it gives any."""
+    years = {int(y) for y in re.findall(r"\b(?:19|20)\d\d\b", question)}
+    if len(named) < 2 or not years:
+        return named
+    dated = [e for e in named if e.year_start is not None and years <= {e.year_start, e.year_end or e.year_start}]
+    return dated or named
 
 
 def _aspect(how: str, what: str) -> str:
