@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kbqa.answer.entities import head
 from kbqa.schema import Answer, Citation, Final, FollowUp, TextDelta
+from kbqa.text import without_override
 
 if TYPE_CHECKING:
     from kbqa.api import AnswerStream, KnowledgeBase
@@ -187,7 +188,7 @@ class Conversation:
         """Stream the answer; the turn is recorded when the stream's final answer arrives."""
         with self._lock:
             turns = list(self.turns)
-        follow = resolve(question, turns)
+        follow = resolve(without_override(question)[0], turns)
         picked = from_previous_list(question, turns[-1]) if turns and follow.context is not None else None
         if picked is not None:
             from kbqa.api import AnswerStream  # the engine imports this module: import it when used

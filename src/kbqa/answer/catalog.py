@@ -49,6 +49,7 @@ _WITH_CONTRIBUTORS = re.compile(
     r"|\band who (?:contributed|wrote) (?:them|each)\b",
     re.IGNORECASE,
 )
+_REFERS_BACK = re.compile(r"\b(?:it|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
     r"|\bbased at\b|\bparticipat|\bpart of\b",
@@ -139,12 +140,17 @@ class MetaQuery:
     partial: str | None = None  # what part of the question matched nothing
 
 
-def match(question: str, entries: list[Entry], topic_search: TopicSearch | None = None) -> MetaQuery | None:
-    """Recognise a catalogue question and select its entries (None: not a catalogue question)."""
+def match(
+    question: str, entries: list[Entry], topic_search: TopicSearch | None = None, focus: tuple[str, ...] = ()
+) -> MetaQuery | None:
+    """Recognise a catalogue question and select its entries (None: not a catalogue question). `focus`: the
+    entries a follow-up is about ("Who contributed it?")."""
     if not entries:
         return None
     if _CONTRIBUTORS_OF.search(question) and not _LISTING.search(question):
         named = best_mentions(question, entries)
+        if not named and focus and _REFERS_BACK.search(question):
+            named = [e for e in entries if e.entry_id in focus][:1]
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
         return None
@@ -368,7 +374,9 @@ class CatalogAnswerer:
         from kbqa.retrieve import Filters
 
         entries = self.context.entries(Filters())
-        meta = match(request.question, entries, lambda topic: self.entries_about(topic, entries))
+        meta = match(
+            request.question, entries, lambda topic: self.entries_about(topic, entries), request.follow.entry_ids
+        )
         if meta is not None and request.filters:
             meta.entries = [e for e in meta.entries if request.filters.matches_entry(e)]
             meta.filtered = True

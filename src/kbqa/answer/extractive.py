@@ -101,6 +101,7 @@ SYNONYMS = [
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
+PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
 FOCUS_THRESHOLD_SHARE = 0.75  # of the abstention threshold, for a follow-up answered from the entries in focus
 
 
@@ -319,20 +320,36 @@ class Extractive:
 
     def _answer(self, question: str, hits: list[Hit], context: str | None) -> Answer:
         parts = split_parts(question)
-        cands = self.ranked(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
-        verdict = self.judge(parts[0], hits, cands)
-        if verdict.missing or verdict.confidence < self.threshold:
-            text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
-            return Answer(question, text, [], status="abstained", confidence=verdict.confidence)
-        chosen = _overview(cands[0]) if is_overview(question) else self.select(cands)
-        for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
-            more = self.ranked(part, hits, _join_context(context, parts[0]))
-            extra = self.judge(part, hits, more)
-            holds = more and not extra.missing and extra.confidence >= self.threshold
-            if holds and more[0].text not in {c.text for c in chosen}:
-                chosen.append(more[0])
+        chosen: list[Candidate] = []
+        unanswered: list[str] = []
+        first: Judgement | None = None
+        closest: str | None = None
+        for i, part in enumerate(parts):  # "…, and when?": each part from its own best sentence
+            # a later part leans on the first ("…, and which one is more common?"); the first stands on its own
+            cands = self.ranked(part, hits, _join_context(context, parts[0]) if i else context)
+            verdict = self.judge(part, hits, cands)
+            first = first or verdict
+            closest = closest or (cands[0].hit.chunk.title if cands else None)
+            if verdict.missing or verdict.confidence < self.threshold:
+                unanswered.append(part)
+                continue
+            if i == 0:
+                picked = _overview(cands[0]) if is_overview(question) else self.select(cands)
+            else:  # its best sentence — or, if the answer already quotes that one, its best new one nearly as good
+                fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
+                best = cands[0] if cands[0].text not in {x.text for x in chosen} else fresh
+                if best.score < PART_RUNNER_UP * cands[0].score:
+                    best = cands[0]
+                picked = _with_list_items(_with_enumeration([best]))
+            chosen += [c for c in picked if c.text not in {x.text for x in chosen}]
+        assert first is not None
+        if not chosen:
+            text = abstain_text(first.missing, closest)
+            return Answer(question, text, [], status="abstained", confidence=first.confidence)
         text, citations = compose(chosen)
-        return Answer(question, text, citations, confidence=verdict.confidence)
+        if unanswered:  # say which part is not answered rather than declining the whole question
+            text += " " + not_answered(unanswered)
+        return Answer(question, text, citations, confidence=first.confidence)
 
     def select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
@@ -354,7 +371,7 @@ class Extractive:
                 continue  # another entry that is less about what the question names
             chosen.append(cand)
             seen |= words
-        return _with_list_items(chosen)
+        return _with_list_items(_with_enumeration(chosen))
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
@@ -447,6 +464,38 @@ def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
         if len(out) >= sentences:
             break
     return out or [best]
+
+
+_ANNOUNCES = re.compile(
+    r"\b(?:two|three|four|five|six|2|3|4|5|6)\s+(?:[\w-]+\s+){0,2}?(?:forms|types|kinds|ways|parts|strands|sources|stages"
+    r"|options|approaches|dimensions|elements|groups|levels|steps|phases|areas|themes|aims|reasons)\b",
+    re.IGNORECASE,
+)
+_ENUMERATED = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|other|last|another|finally|next)\b", re.IGNORECASE)
+
+
+def _with_enumeration(chosen: list[Candidate]) -> list[Candidate]:
+    """A sentence that announces a count ("Co-production comes in two familiar forms.") brings the sentences
+    that enumerate them ("The first is …", "The other is …"), which its passage puts right after it."""
+    out: list[Candidate] = []
+    for cand in chosen:
+        out.append(cand)
+        if cand.order < 0 or not _ANNOUNCES.search(cand.text):
+            continue
+        text = cand.hit.chunk.text
+        for s, e in sentence_spans(text)[cand.order + 1 : cand.order + 5]:
+            piece = text[s:e]
+            if not _ENUMERATED.match(piece) or addresses_the_model(piece):
+                break
+            if all(piece != c.text for c in chosen):
+                out.append(Candidate(text=piece, hit=cand.hit, order=-1, start=s, score=cand.score))
+    return out
+
+
+def not_answered(parts: list[str]) -> str:
+    """The sentence saying which parts of a question the knowledge base does not answer."""
+    quoted = " or ".join(f"“{p.strip().rstrip('?.').strip()}”" for p in parts)
+    return f"(The knowledge base does not answer {quoted}.)"
 
 
 def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:

@@ -24,10 +24,12 @@ from kbqa.schema import Answer, Citation, Entry, Event, Final, FollowUp, Hit, Te
 from kbqa.text import (
     addresses_the_model,
     answer_type,
+    instructions_notice,
     is_overview,
     line_kind,
     normalize_space,
     sentence_spans,
+    sentences,
     tokenize,
 )
 
@@ -208,7 +210,12 @@ class OverviewAnswerer:
             body = " ".join(f"{normalize_space(c.text)} [{cite(c, by_chunk).n}]" for c in p.sentences)
             lines.append(f"• {short_title(p.label)}: {body}" if p.label else body)
         text = "\n".join(lines)
-        return Answer(request.question, text, list(by_chunk.values()), answerer="overview", confidence=1.0)
+        answer = Answer(request.question, text, list(by_chunk.values()), answerer="overview", confidence=1.0)
+        chunks = {c.hit.chunk.id: c.hit.chunk for p in points for c in p.sentences}.values()
+        flagged = sum(addresses_the_model(s) for chunk in chunks for s in sentences(chunk.text))
+        if flagged:  # sentences of the quoted passages that address an AI model were left out
+            answer.notice = instructions_notice(flagged)
+        return answer
 
     # ------------------------------------------------------------ the three kinds of point
     def opening(self, entry: Entry, question: str, label: bool = False, about: str | None = None) -> Point | None:

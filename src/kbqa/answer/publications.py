@@ -88,7 +88,7 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     fields = [name for name, pattern in FIELD_PATTERNS.items() if pattern.search(question)]
     listing = _LISTING.search(question)
     compare = _COMPARE.search(question)
-    named = _named_records(question, records, entries)
+    named = _named_records(question, records, entries) or _own_records(question, records, entries)
     if compare and len(named) >= 2:
         return PubQuery(["year"], named[:2], compare=compare["how"].lower())
     if fields and named:
@@ -128,6 +128,13 @@ def _named_records(question: str, records: list[Found], entries: list[Entry]) ->
         return []
     top = scored[0][0]
     return [f for s, f in scored if s >= top - 0.15]
+
+
+def _own_records(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
+    """The record of a named entry that is itself a publication ("When was the … briefing published?": the
+    entry's own dated line, "December 2018"; a book's "Routledge, 2017")."""
+    named = {e.entry_id for e in best_mentions(question, entries)}
+    return [f for f in records if f.entry.entry_id in named and f.record.title == f.entry.title]
 
 
 def _by_title_noun(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
