@@ -17,7 +17,7 @@ import pytest
 
 from tests.support import CORPUS, cli_env, make_settings
 
-pytest_plugins = ["tests.llm_fixtures", "tests.chroma_fixtures"]
+pytest_plugins = ["tests.llm_fixtures", "tests.chroma_fixtures", "tests.ui_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -266,6 +266,34 @@ def test_eight_threads_with_their_own_conversations_get_the_answers_of_one_at_a_
     assert [got[i] for i in range(len(conversations))] == expected
 
 
+def test_a_fresh_knowledge_base_first_used_by_many_threads_at_once(corpus_kb, tmp_path):
+    """A web server's users may all arrive before anything is loaded: opening the store must not race."""
+    import shutil
+
+    from kbqa import KnowledgeBase
+
+    for attempt in range(3):  # the race was intermittent: a few fresh instances
+        # a copy of the index at a path this process has not opened (Chroma shares one client per path)
+        data_dir = shutil.copytree(corpus_kb.settings.data_dir, tmp_path / f"copy{attempt}")
+        kb = KnowledgeBase(corpus_kb.settings.with_overrides(data_dir=data_dir))
+        errors: list[BaseException] = []
+        answers: list[str] = []
+
+        def ask(kb=kb, errors=errors, answers=answers) -> None:  # noqa: ANN001
+            try:
+                answers.append(kb.ask(PHASE2).answer)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert len(answers) == 6 and all("Sheffield" in a for a in answers)
+
+
 # ---------------------------------------------------------------- llama-index interop
 
 

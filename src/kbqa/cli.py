@@ -1,4 +1,4 @@
-"""The `kbqa` command line: ingest, ask, chat, sources, eval, llm-server.
+"""The `kbqa` command line: ingest, ask, chat, sources, eval, ui, feedback, llm-server.
 
 Heavy libraries are imported inside the commands, so `kbqa --help` and the
 start-up of `kbqa ask` stay fast. Every error is one line on stderr and a
@@ -91,6 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", help="answer with this LLM preset or URL instead of the extractive answerer")
     p.add_argument("--report", type=Path, help="write the full results as JSON here")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ui", help="serve the web app (chat with cited answers, sources, uploads, feedback)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1, or KBQA_UI_HOST)")
+    p.add_argument("--port", type=int, help="port (default 7860, or KBQA_UI_PORT)")
+    p.add_argument("--auth", metavar="USER:PASS", help="require this login (or KBQA_UI_AUTH; several: u1:p1,u2:p2)")
+    p.add_argument(
+        "--share", action="store_true", help="also open a public gradio.live link (sends traffic off this machine)"
+    )
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("feedback", help="feedback given in the web UI")
+    fsub = p.add_subparsers(metavar="ACTION")
+    e = fsub.add_parser(
+        "export", help="write rated answers as eval question-set items (JSON lines), to check and add to a set"
+    )
+    e.add_argument("--only", choices=["up", "down"], help="only thumbs-up or only thumbs-down answers")
+    e.add_argument("--out", type=Path, help="write to this file instead of standard output")
+    e.set_defaults(func=cmd_feedback_export)
+    p.set_defaults(func=lambda args: _usage("kbqa feedback: give an action, e.g. kbqa feedback export --only down"))
 
     p = sub.add_parser("llm-server", help="run llama.cpp's OpenAI-compatible server with a packaged local model")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8081, or KBQA_LLM_SERVER_PORT)")
@@ -200,6 +219,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.report:
         evaluate.write_report(args.report, {"summary": summary, "results": results})
     return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from kbqa.errors import UsageError
+
+    settings = _settings(args).with_overrides(ui_host=args.host, ui_port=args.port, ui_auth=args.auth)
+    if not 0 < settings.ui_port < 65536:
+        raise UsageError(f"--port {settings.ui_port}: must be between 1 and 65535")
+    from kbqa_ui.auth import parse_auth
+
+    parse_auth(settings.ui_auth)  # a malformed --auth fails before anything starts
+    from kbqa_ui.app import serve  # imports gradio (~3 s): only this command pays for it
+
+    return serve(settings, share=args.share)
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from kbqa.feedback import FeedbackStore, to_eval_item
+
+    settings = _settings(args)
+    items = [to_eval_item(fb) for fb in FeedbackStore(settings.data_dir).all(only=args.only)]
+    lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    if args.out:
+        args.out.write_text(lines, encoding="utf-8")
+        print(f"{len(items)} item(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+        if not items:
+            print("no feedback recorded yet", file=sys.stderr)
+    return 0
+
+
+def _usage(message: str) -> int:
+    from kbqa.errors import UsageError
+
+    raise UsageError(message)
 
 
 def cmd_llm_server(args: argparse.Namespace) -> int:

@@ -69,6 +69,24 @@ class Settings(BaseSettings):
 
     history_tokens: int = 600
 
+    # --- web UI (`kbqa ui`)
+    ui_host: str = "127.0.0.1"  # another address exposes the app to the network: set ui_auth too
+    ui_port: int = 7860
+    ui_auth: str | None = None  # "user:password" (several: "u1:p1,u2:p2"); unset = no login
+    ui_llm_choices: list[str] = []  # LLM presets/URLs offered in the answer-mode menu (besides `llm` if set)
+    # Questions answered at once across all users; more wait their turn in Gradio's queue. Answers are
+    # CPU-bound on 2 cores (embedding, sentence scoring), so more threads only share the same cores.
+    ui_concurrency: int = 4
+    upload_types: list[str] = [".txt", ".md", ".html", ".pdf", ".docx"]
+    upload_max_mb: float = 20.0  # per uploaded file
+    upload_max_files: int = 20  # per upload
+    ui_examples: list[str] = [  # shown on the empty chat
+        "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
+        "Who coordinated the cultural strand of the Imagine project?",
+        "What is participatory budgeting?",
+        "Which projects did Angie Hart contribute to?",
+    ]
+
     @classmethod
     def settings_customise_sources(
         cls,

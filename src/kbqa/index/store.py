@@ -14,6 +14,7 @@ second time into a `_node_content` field.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,9 @@ class Store:
         self._client: Any = None
         self._collection: Any = None
         self._collection_name: str | None = None
+        # Threads sharing a KnowledgeBase (the web UI's users) may all open the store at once; Chroma fails
+        # when two threads create a client for one folder together ("Could not connect to tenant").
+        self._open_lock = threading.RLock()
 
     # ------------------------------------------------------------ chroma
     @property
@@ -62,19 +66,22 @@ class Store:
     def collection(self):  # noqa: ANN201 - chromadb.Collection, imported lazily
         name = self.collection_name
         if self._collection is None or self._collection_name != name:
-            with self.chroma_errors():
-                self._collection = self.client.get_or_create_collection(
-                    name,
-                    embedding_function=None,
-                    metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"},
-                )
-            self._collection_name = name
+            with self._open_lock, self.chroma_errors():
+                if self._collection is None or self._collection_name != name:
+                    collection = self.client.get_or_create_collection(
+                        name,
+                        embedding_function=None,
+                        metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"},
+                    )
+                    self._collection, self._collection_name = collection, name
         return self._collection
 
     @property
     def client(self):  # noqa: ANN201 - chromadb client, imported lazily
         if self._client is None:
-            self._client = self._open_client()
+            with self._open_lock:
+                if self._client is None:
+                    self._client = self._open_client()
         return self._client
 
     def _open_client(self):  # noqa: ANN202
