@@ -33,6 +33,12 @@ def ask(
     return events[-1].answer, events[:-1], fake
 
 
+EXTRACTIVE = (
+    "The Department for Digital, Culture, Media and Sport (DCMS) is working in partnership with the universities "
+    "of Sheffield and Hull on Phase 2 of the Enabling Social Action programme."
+)
+
+
 def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
     answer, pieces, fake = ask(kb, [Step("The universities of Sheffield and Hull are the partners [1].")])
     assert "".join(p.text for p in pieces if isinstance(p, TextDelta)).strip() == answer.answer
@@ -42,6 +48,24 @@ def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
     assert "Sheffield" in answer.citations[0].text and not answer.unsupported and not answer.fallback
     data = answer.to_json()
     assert data["citations"][0]["verified"] is True and data["model"] == "fake-model"
+    draft = fake.chat_requests()[0]["messages"][-1]["content"]
+    assert "Draft answer: " + EXTRACTIVE in draft  # the model rewrites the extractive answer
+
+
+def test_a_rewrite_that_keeps_every_fact_is_shown_alone(kb):
+    rewrite = (
+        "Phase 2 of the Enabling Social Action programme is run by the Department for Digital, Culture, Media and "
+        "Sport (DCMS) working in partnership with the universities of Sheffield and Hull [1]."
+    )
+    answer, _, _ = ask(kb, [Step(rewrite)])
+    assert answer.answer == rewrite and answer.notice is None and answer.answerer == "llm"
+
+
+def test_the_llm_answer_never_loses_a_fact_of_the_extractive_answer(kb):
+    answer, pieces, _ = ask(kb, [Step("DCMS runs the programme [1].")])
+    assert answer.answer == f"DCMS runs the programme [1]. {EXTRACTIVE} [1]"  # the quote it dropped, added back
+    assert "added 1 sentence(s)" in answer.notice and answer.citations[0].verified
+    assert "".join(p.text for p in pieces if isinstance(p, TextDelta)) == answer.answer
 
 
 def test_markers_to_missing_passages_are_dropped_and_lists_expanded(kb):
@@ -51,7 +75,7 @@ def test_markers_to_missing_passages_are_dropped_and_lists_expanded(kb):
     passages = fake.chat_requests()[0]["messages"][-1]["content"].count("Source [")
     assert "[9]" not in answer.answer and "Passage" not in answer.answer
     assert all(1 <= c.n <= passages for c in answer.citations)
-    assert answer.answer.count("[1]") == 2
+    assert answer.answer.startswith("Sheffield and Hull work with DCMS [1]. The programme is the second phase [1].")
 
 
 def test_markers_are_renumbered_in_order_of_appearance(kb):
@@ -60,10 +84,17 @@ def test_markers_are_renumbered_in_order_of_appearance(kb):
     assert [c.n for c in answer.citations] == [1, 2]
 
 
-def test_unsupported_citation_is_never_shown_as_verified(kb):
-    answer, _, _ = ask(kb, [Step("The programme was funded by NASA in 1969 [1].")])
-    assert answer.citations and all(c.verified is False for c in answer.citations)
-    assert answer.unsupported and "unsupported" in answer.notice
+def test_an_unsupported_answer_is_never_shown(kb):
+    answer, pieces, _ = ask(kb, [Step("The programme was funded by NASA in 1969 [1].")])
+    assert "NASA" not in answer.answer and answer.answer == f"{EXTRACTIVE} [1]"
+    assert answer.fallback and "could not be verified" in answer.notice
+    assert any(isinstance(p, Reset) for p in pieces)  # the streamed claim is withdrawn
+
+
+def test_unsupported_sentences_are_left_out_and_the_rest_kept(kb):
+    answer, _, _ = ask(kb, [Step("Sheffield and Hull are the partners [1]. NASA funded it in 1969 [1].")])
+    assert "NASA" not in answer.answer and answer.answer.startswith("Sheffield and Hull are the partners [1].")
+    assert "left out 1 sentence(s)" in answer.notice and all(c.verified for c in answer.citations)
 
 
 def test_429_then_success(kb):
@@ -118,9 +149,11 @@ def test_out_of_scope_question_is_declined_without_asking_the_model(kb):
     assert answer.abstained and fake.chat_requests() == []
 
 
-def test_model_refusal_is_an_abstention(kb):
+def test_a_model_refusal_gives_the_extractive_answer_marked(kb):
+    """The passages answer the question (the extractive answer did not abstain): a small model's refusal
+    would be worse than the extractive answer, so that is shown, marked."""
     answer, _, _ = ask(kb, [Step("The knowledge base does not cover this.")])
-    assert answer.abstained and answer.citations == []
+    assert answer.fallback and "declined" in answer.notice and answer.answer == f"{EXTRACTIVE} [1]"
 
 
 def test_injected_instructions_in_a_passage_do_not_reach_the_model(kb, tmp_path):
@@ -153,7 +186,6 @@ def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays
     sent = fake.chat_requests()[-1]["messages"][-1]["content"]
     assert "PWNED" not in sent and "Ignore" not in sent
     assert "remain partners" in sent  # the fact beside the planted instruction is still a source
-    assert sent.count("Source [") == 3
     assert answer.citations[0].verified
     assert "left out 1 sentence(s)" in answer.notice
 
