@@ -16,6 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported, e
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -25,11 +26,12 @@ import gradio as gr  # noqa: E402
 import kbqa  # noqa: E402
 from kbqa.config import Settings  # noqa: E402
 from kbqa.errors import KBQAError, UsageError  # noqa: E402
-from kbqa_ui import render  # noqa: E402
-from kbqa_ui.auth import parse_auth  # noqa: E402
-from kbqa_ui.handlers import EXTRACTIVE, Handlers  # noqa: E402
-from kbqa_ui.indexing import IndexStatus, IngestProgress  # noqa: E402
-from kbqa_ui.session import Session, filter_dict  # noqa: E402
+
+from . import render  # noqa: E402
+from .auth import parse_auth  # noqa: E402
+from .handlers import EXTRACTIVE, Handlers  # noqa: E402
+from .indexing import IndexStatus, IngestProgress  # noqa: E402
+from .session import Session, filter_dict  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 TITLE = "kbqa: co-production research, with sources"
@@ -59,6 +61,7 @@ class _Parts:
 
 def build(handlers: Handlers) -> gr.Blocks:
     """The app's layout and events."""
+    demo: gr.Blocks
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
         p = _Parts()
         p.c["session"] = gr.State(None, delete_callback=handlers.forget)  # tab closed: its export file goes
@@ -262,7 +265,7 @@ class _Events:
         contributor: str | None = None,
         year_from: str | None = None,
         year_to: str | None = None,
-    ):  # noqa: ANN201 - a generator of component updates
+    ) -> Iterator[tuple[Any, ...]]:
         """Answer a question in this session's conversation, streaming the answer into the chat."""
         session = self.h.session(session)
         try:

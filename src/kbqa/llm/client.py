@@ -14,10 +14,14 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from kbqa.config import Settings
 from kbqa.errors import LLMError, UsageError
 from kbqa.schema import Reset
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 # name → (base URL, default model, environment variable holding the API key)
 PRESETS: dict[str, tuple[str, str | None, str | None]] = {
@@ -98,15 +102,18 @@ class LLMClient:
         """The configured model, or the first one a local server lists."""
         if self.config.model:
             return self.config.model
+        models = self.list_models()
+        if not models:
+            raise LLMError(f"{self.config.base_url} lists no models; set KBQA_LLM_MODEL")
+        self.config.model = models[0]
+        return models[0]
+
+    def list_models(self) -> list[str]:
+        """The models the endpoint lists; also a cheap check that it is reachable and accepts the key."""
         try:
-            models = self._client.models.list(timeout=min(10.0, self.config.timeout))
-            first = next(iter(models), None)
+            return [m.id for m in self._client.models.list(timeout=min(10.0, self.config.timeout))]
         except self._openai.OpenAIError as exc:
             raise LLMError(self._describe(exc)) from None
-        if first is None:
-            raise LLMError(f"{self.config.base_url} lists no models; set KBQA_LLM_MODEL")
-        self.config.model = first.id
-        return first.id
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str | Reset | Reply]:
         """Yield text deltas, a `Reset` before a retry that discards them, and finally the `Reply`.
@@ -152,7 +159,7 @@ class LLMClient:
             raise _Deadline()
         stream = self._client.chat.completions.create(
             model=reply.model or "",
-            messages=messages,
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=self.config.temperature,
             max_tokens=max_tokens or self.config.max_output_tokens,
             stream=True,
@@ -163,10 +170,11 @@ class LLMClient:
             for chunk in stream:
                 if time.monotonic() > deadline:
                     raise _Deadline()
-                if getattr(chunk, "usage", None):
+                usage = getattr(chunk, "usage", None)
+                if usage:
                     reply.usage = {
-                        "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                        "completion_tokens": chunk.usage.completion_tokens or 0,
+                        "prompt_tokens": usage.prompt_tokens or 0,
+                        "completion_tokens": usage.completion_tokens or 0,
                     }
                 for choice in chunk.choices or []:
                     delta = getattr(choice.delta, "content", None) if choice.delta else None
@@ -183,8 +191,8 @@ class LLMClient:
         if isinstance(exc, self._transport_errors):
             return not isinstance(exc, _timeout_types())
         if isinstance(exc, o.APIStatusError):
-            return exc.status_code >= 500 or exc.status_code == 429
-        return isinstance(exc, o.APIError) and not isinstance(exc, o.APIStatusError)  # e.g. a stream cut mid-way
+            return bool(exc.status_code >= 500 or exc.status_code == 429)
+        return bool(isinstance(exc, o.APIError) and not isinstance(exc, o.APIStatusError))  # e.g. a stream cut mid-way
 
     def _describe_cut(self) -> str:
         return f"the LLM at {self.config.base_url} stopped mid-answer (connection lost) and retries were used up"
