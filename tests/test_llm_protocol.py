@@ -37,10 +37,16 @@ EXTRACTIVE = (
     "The Department for Digital, Culture, Media and Sport (DCMS) is working in partnership with the universities "
     "of Sheffield and Hull on Phase 2 of the Enabling Social Action programme."
 )
+# A rewrite of the extractive answer that keeps every one of its facts (it is shown as written).
+FACTS = (
+    "Phase 2 of the Enabling Social Action programme is run by the Department for Digital, Culture, Media and "
+    "Sport (DCMS) working in partnership with the universities of Sheffield and Hull"
+)
+REWRITE = f"{FACTS} [1]."
 
 
 def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
-    answer, pieces, fake = ask(kb, [Step("The universities of Sheffield and Hull are the partners [1].")])
+    answer, pieces, fake = ask(kb, [Step(REWRITE)])
     assert "".join(p.text for p in pieces if isinstance(p, TextDelta)).strip() == answer.answer
     assert answer.model == "fake-model" and answer.usage["completion_tokens"] > 0
     assert [c.n for c in answer.citations] == [1]
@@ -53,12 +59,8 @@ def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
 
 
 def test_a_rewrite_that_keeps_every_fact_is_shown_alone(kb):
-    rewrite = (
-        "Phase 2 of the Enabling Social Action programme is run by the Department for Digital, Culture, Media and "
-        "Sport (DCMS) working in partnership with the universities of Sheffield and Hull [1]."
-    )
-    answer, _, _ = ask(kb, [Step(rewrite)])
-    assert answer.answer == rewrite and answer.notice is None and answer.answerer == "llm"
+    answer, _, _ = ask(kb, [Step(REWRITE)])
+    assert answer.answer == REWRITE and answer.notice is None and answer.answerer == "llm"
 
 
 def test_the_llm_answer_never_loses_a_fact_of_the_extractive_answer(kb):
@@ -69,19 +71,18 @@ def test_the_llm_answer_never_loses_a_fact_of_the_extractive_answer(kb):
 
 
 def test_markers_to_missing_passages_are_dropped_and_lists_expanded(kb):
-    answer, _, fake = ask(
-        kb, [Step("Sheffield and Hull work with DCMS [1, 9]. The programme is the second phase [Passage 1].")]
-    )
+    answer, _, fake = ask(kb, [Step(f"{FACTS} [1, 9]. The programme is the second phase [Passage 1].")])
     passages = fake.chat_requests()[0]["messages"][-1]["content"].count("Source [")
     assert "[9]" not in answer.answer and "Passage" not in answer.answer
     assert all(1 <= c.n <= passages for c in answer.citations)
-    assert answer.answer.startswith("Sheffield and Hull work with DCMS [1]. The programme is the second phase [1].")
+    assert answer.answer == f"{FACTS} [1]. The programme is the second phase [1]."
 
 
 def test_markers_are_renumbered_in_order_of_appearance(kb):
-    answer, _, _ = ask(kb, [Step("Sheffield and Hull are partners [3]. DCMS leads the programme [3][1].")])
-    assert answer.answer.startswith("Sheffield and Hull are partners [1].")
-    assert [c.n for c in answer.citations] == [1, 2]
+    answer, _, _ = ask(kb, [Step(f"Sheffield and Hull are partners [2]. {FACTS} [2][1].")])
+    # the second passage supports the first sentence, not the second: its marker there is dropped
+    assert answer.answer == f"Sheffield and Hull are partners [1]. {FACTS} [2]."
+    assert [c.n for c in answer.citations] == [1, 2] and all(c.verified for c in answer.citations)
 
 
 def test_an_unsupported_answer_is_never_shown(kb):
@@ -92,13 +93,13 @@ def test_an_unsupported_answer_is_never_shown(kb):
 
 
 def test_unsupported_sentences_are_left_out_and_the_rest_kept(kb):
-    answer, _, _ = ask(kb, [Step("Sheffield and Hull are the partners [1]. NASA funded it in 1969 [1].")])
-    assert "NASA" not in answer.answer and answer.answer.startswith("Sheffield and Hull are the partners [1].")
+    answer, _, _ = ask(kb, [Step(f"{REWRITE} NASA funded it in 1969 [1].")])
+    assert answer.answer == REWRITE
     assert "left out 1 sentence(s)" in answer.notice and all(c.verified for c in answer.citations)
 
 
 def test_429_then_success(kb):
-    answer, _, fake = ask(kb, [Step(status=429), Step("Sheffield and Hull are the partners [1].")])
+    answer, _, fake = ask(kb, [Step(status=429), Step(REWRITE)])
     assert len(fake.chat_requests()) == 2 and not answer.fallback and answer.citations[0].verified
 
 
@@ -129,8 +130,7 @@ def test_401_is_not_retried(kb):
 
 
 def test_stream_cut_then_success_resets_and_recovers(kb):
-    text = "Sheffield and Hull are partners [1]."
-    answer, pieces, _ = ask(kb, [Step(text, cut_after=2), Step(text)])
+    answer, pieces, _ = ask(kb, [Step(REWRITE, cut_after=2), Step(REWRITE)])
     resets = [i for i, p in enumerate(pieces) if isinstance(p, Reset)]
     assert len(resets) == 1 and not answer.fallback
     after = "".join(p.text for p in pieces[resets[0] + 1 :] if isinstance(p, TextDelta))
@@ -182,7 +182,7 @@ def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays
     kb = KnowledgeBase(settings_factory(llm_timeout=TIMEOUT, k=3))
     kb.ingest()
     assert "zz_update.txt" in {h.chunk.source for h in kb.retrieve(PHASE2)}
-    answer, _, fake = ask(kb, [Step("Sheffield and Hull are partners in Phase 2 [1].")])
+    answer, _, fake = ask(kb, [Step("The universities of Sheffield and Hull remain partners in Phase 2 [1].")])
     sent = fake.chat_requests()[-1]["messages"][-1]["content"]
     assert "PWNED" not in sent and "Ignore" not in sent
     assert "remain partners" in sent  # the fact beside the planted instruction is still a source
@@ -220,7 +220,7 @@ def test_follow_up_is_condensed_by_the_llm(kb):
 def test_long_question_and_history_are_truncated_not_sent_whole(kb):
     long_question = PHASE2 + " " + "please explain in detail " * 400
     history = [{"role": "user", "content": "x " * 3000}, {"role": "assistant", "content": "y " * 3000}] * 3
-    answer, _, fake = ask(kb, [Step("Sheffield and Hull [1].")], question=long_question, history=history)
+    answer, _, fake = ask(kb, [Step(REWRITE)], question=long_question, history=history)
     from kbqa.tokens import count_tokens
 
     for request in fake.chat_requests():
@@ -229,7 +229,7 @@ def test_long_question_and_history_are_truncated_not_sent_whole(kb):
 
 
 def test_cli_json_with_llm(kb, run_cli):
-    with FakeLLM(script=[Step("Sheffield and Hull are the partners [1].")]) as fake:
+    with FakeLLM(script=[Step(REWRITE)]) as fake:
         proc = run_cli("ask", "--json", "--llm", fake.url, PHASE2, data_dir=kb.settings.data_dir)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

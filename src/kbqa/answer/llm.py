@@ -114,7 +114,14 @@ def stream_answer(
             yield TextDelta(fallback.answer)
         notes = [n for n in (fallback.notice, reason) if n]
         yield Final(
-            replace(fallback, status="fallback", model=reply.model or cfg.model, usage=usage, notice="; ".join(notes))
+            replace(
+                fallback,
+                status="fallback",
+                model=reply.model or cfg.model,
+                usage=usage,
+                timings=timings,  # the time the model took counts: the user waited for it
+                notice="; ".join(notes),
+            )
         )
 
     if not MARKER.search(shown) and _REFUSAL.search(shown):
