@@ -235,3 +235,45 @@ def test_cli_json_with_llm(kb, run_cli):
     data = json.loads(proc.stdout)
     assert {"question", "answer", "citations", "abstained", "timings", "model", "usage"} <= data.keys()
     assert data["citations"][0]["verified"] is True and data["model"] == "fake-model"
+
+
+def test_the_extractive_answer_is_read_as_quoted_sentences_and_an_unanswered_part():
+    from kbqa.answer.llm import quoted_sentences
+
+    text = "It ran from 2010. [1] It was led by Kate Pahl. [2] The knowledge base does not say “who funded it”."
+    sentences, tail = quoted_sentences(text)
+    assert sentences == [("It ran from 2010.", 1), ("It was led by Kate Pahl.", 2)]
+    assert tail == "The knowledge base does not say “who funded it”."
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("The programme ran from March 2018 to March 2020, led by the University of Hull.", True),
+        ("The University of Hull led the programme, which ran from 2018 to 2020.", True),
+        ("The programme ran from 2018, led by the University of Hull.", False),  # a number dropped
+        ("The programme ran from 2018 to 2020 and was led by a university.", False),  # the name dropped
+        ("The programme ran from 2018 to 2020 at the University of Hull.", False),  # "led" is a fact beyond the question
+    ],
+)
+def test_a_fact_counts_as_kept_only_with_its_numbers_names_and_words(answer, kept):
+    from kbqa.answer.llm import covers
+
+    sentence = "The programme ran from 2018 to 2020 and was led by the University of Hull."
+    question = "When did the programme run and who was it by?"
+    assert covers(answer, sentence, question) is kept
+
+
+def test_the_rendered_answer_keeps_list_items_on_their_own_lines_and_numbers_markers_in_order():
+    from kbqa.answer.llm import render
+
+    text, mapping = render(
+        [("Imagine had four strands.", [3])],
+        [("The strands were:", 2), ("• Social", 2), ("• Cultural", 2)],
+        "The knowledge base does not say “who funded it”.",
+    )
+    assert text == (
+        "Imagine had four strands [1]. The strands were: [2]\n• Social [2]\n• Cultural [2] "
+        "The knowledge base does not say “who funded it”."
+    )
+    assert mapping == {3: 1, 2: 2}
