@@ -253,7 +253,7 @@ def test_the_extractive_answer_is_read_as_quoted_sentences_and_an_unanswered_par
         ("The University of Hull led the programme, which ran from 2018 to 2020.", True),
         ("The programme ran from 2018, led by the University of Hull.", False),  # a number dropped
         ("The programme ran from 2018 to 2020 and was led by a university.", False),  # the name dropped
-        ("The programme ran from 2018 to 2020 at the University of Hull.", False),  # "led" is a fact beyond the question
+        ("The programme ran from 2018 to 2020 at the University of Hull.", False),  # "led" not said
     ],
 )
 def test_a_fact_counts_as_kept_only_with_its_numbers_names_and_words(answer, kept):
