@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 EXIT_GATE, EXIT_INTERRUPTED = 1, 130
 DEFAULT_CONFIG = Path("evals/configs/extractive.toml")
-SUMMARY_METRICS = ["correct", "answer_accuracy", "abstention_recall", "false_abstention", "hit@5", "mrr", "citation_recall", "citation_precision", "latency_p50_s"]  # fmt: skip
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -193,10 +192,12 @@ def cmd_eval_report(args: argparse.Namespace) -> int:
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The main metrics, overall and per set, as a plain table."""
+    from kbqa.eval.summary import HEADLINE_METRICS
+
     groups = [("all", summary["metrics"] | {"items": summary["items"]}), *summary["by_set"].items()]
     head = f"{'':<20}" + "".join(f"{name[:10]:>11}" for name, _ in groups)
     lines = [head, f"{'items':<20}" + "".join(f"{figs['items']:>11}" for _, figs in groups)]
-    for metric in SUMMARY_METRICS:
+    for metric in HEADLINE_METRICS:
         cells = "".join(f"{_cell(figs.get(metric)):>11}" for _, figs in groups)
         lines.append(f"{metric:<20}{cells}")
     judge = summary.get("judge", {}).get("agreement", {})
