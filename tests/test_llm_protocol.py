@@ -54,8 +54,9 @@ def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
     assert "Sheffield" in answer.citations[0].text and not answer.unsupported and not answer.fallback
     data = answer.to_json()
     assert data["citations"][0]["verified"] is True and data["model"] == "fake-model"
-    draft = fake.chat_requests()[0]["messages"][-1]["content"]
-    assert "Draft answer: " + EXTRACTIVE in draft  # the model rewrites the extractive answer
+    sent = fake.chat_requests()[0]["messages"][-1]["content"]
+    # the model rewrites the sentences the extractive answer quotes; it is not shown whole passages
+    assert sent == f"Source [1] (Enabling Social Action Programme):\n{EXTRACTIVE}\n\nQuestion: {PHASE2}"
 
 
 def test_a_rewrite_that_keeps_every_fact_is_shown_alone(kb):
@@ -79,9 +80,13 @@ def test_markers_to_missing_passages_are_dropped_and_lists_expanded(kb):
 
 
 def test_markers_are_renumbered_in_order_of_appearance(kb):
-    answer, _, _ = ask(kb, [Step(f"Sheffield and Hull are partners [2]. {FACTS} [2][1].")])
-    # the second passage supports the first sentence, not the second: its marker there is dropped
-    assert answer.answer == f"Sheffield and Hull are partners [1]. {FACTS} [2]."
+    question = "Who coordinated the cultural strand of the Imagine project?"
+    _, _, fake = ask(kb, [Step("x")], question=question)
+    assert fake.chat_requests()[0]["messages"][-1]["content"].count("Source [") == 2
+    democratic = "Democratic: co-ordinated by Professor Graham Crow until 2014, thereafter by Professor Paul Ward"
+    cultural = "Cultural: co-ordinated by Professor Kate Pahl"
+    answer, _, _ = ask(kb, [Step(f"{democratic} [2]. {cultural} [3][1].")], question=question)
+    assert answer.answer.startswith(f"{democratic} [1]. {cultural} [2].")  # [3]: no such source
     assert [c.n for c in answer.citations] == [1, 2] and all(c.verified for c in answer.citations)
 
 

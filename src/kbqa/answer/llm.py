@@ -22,7 +22,6 @@ from kbqa.schema import Answer, Chunk, Event, Final, FollowUp, Hit, Reset, TextD
 from kbqa.text import instructions_notice, tokenize
 from kbqa.tokens import count_tokens
 
-EXTRA_PASSAGES = 1  # passages sent besides those the extractive answer quotes
 _REFUSAL = re.compile(
     r"does(?: not|n't) (?:cover|contain|answer|mention|say|include|provide)|not (?:covered|mentioned|found|stated)"
     r"|no information|cannot (?:find|answer|be answered)|can't (?:find|answer)|I don't know",
@@ -62,12 +61,8 @@ def stream_answer(
     cited = {c.n: chunk_of[c.text] for c in fallback.citations if c.text in chunk_of}
     quoted, tail = quoted_sentences(fallback.answer)
     draft = [(sentence, cited[n]) for sentence, n in quoted if n in cited]
-    # The passages the extractive answer quotes go first (small models lean on the first source), in its order.
-    first = list(dict.fromkeys(cited[c.n].id for c in fallback.citations if c.n in cited))
-    ordered = [chunk for cid in first for chunk in [next(v for v in cited.values() if v.id == cid)]]
-    # The model rewrites the draft: it needs the passages the draft quotes (and one more, for context), not all
-    # k — a shorter prompt is most of the answer time on a CPU.
-    ordered += [h.chunk for h in hits if h.chunk.id not in first][:EXTRA_PASSAGES]
+    # The passages the extractive answer quotes, in its order: the model is shown their quoted sentences only.
+    ordered = list({cited[n].id: cited[n] for _, n in quoted if n in cited}.values())
     packed = prompt.answer_messages(question, ordered, cfg.context_window, cfg.max_output_tokens, draft=draft)
     position = {c.id: i for i, c in enumerate(packed.passages, 1)}
     if not draft or len(draft) != len(quoted) or any(chunk.id not in position for _, chunk in draft):
