@@ -125,7 +125,7 @@ def stream_answer(
         )
         return
     attributed, _ = verifier.attribute(shown, packed.passages, renumber.mapping)
-    model, dropped = supported_claims(attributed, renumber.mapping, packed.passages, verifier)
+    model, dropped, pruned = supported_claims(attributed, renumber.mapping, packed.passages, verifier)
     if not model:
         yield from extractive(
             "the model's answer could not be verified against the sources; showing the extracted answer"
@@ -144,7 +144,10 @@ def stream_answer(
             "the model's rewrite left out facts of the extracted answer; showing the extracted answer"
         )
         return
-    body, mapping = render(model, missing, tail)
+    if not (dropped or pruned or missing) and attributed == shown:  # it stands as streamed
+        body, mapping = shown + (f" {tail}" if tail else ""), renumber.mapping
+    else:
+        body, mapping = render(model, missing, tail)
     if body != shown:
         rest = body[len(shown) :].lstrip() if body.startswith(shown) else ""
         if rest and body in (text + rest, text + " " + rest):
@@ -185,19 +188,21 @@ def quoted_sentences(answer: str) -> tuple[list[tuple[str, int]], str]:
 
 def supported_claims(
     answer: str, mapping: dict[int, int], passages: list[Chunk], verifier: Verifier
-) -> tuple[list[tuple[str, list[int]]], int]:
+) -> tuple[list[tuple[str, list[int]]], int, int]:
     """The answer's sentences that cite a passage that supports them, each with the (prompt) numbers of the
-    passages that do; and how many sentences were left out. `mapping`: prompt number → marker shown."""
+    passages that do; how many sentences were left out, and how many markers of kept ones. `mapping`: prompt
+    number → marker shown."""
     number = {marker: n for n, marker in mapping.items()}
     kept: list[tuple[str, list[int]]] = []
-    dropped = 0
+    dropped = pruned = 0
     for claim in claims(answer):
         cites = [number[m] for m in claim.cites if m in number]
         if good := [n for n in cites if verifier.support_nearby(claim.text, passages[n - 1])]:
             kept.append((claim.text, good))
+            pruned += len(claim.cites) - len(good)
         else:
             dropped += 1
-    return kept, dropped
+    return kept, dropped, pruned
 
 
 def render(model: list[tuple[str, list[int]]], quoted: list[tuple[str, int]], tail: str) -> tuple[str, dict[int, int]]:
