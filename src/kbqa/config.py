@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     chunk_overlap: int = 64
     embed_batch_size: int = 32
     embed_threads: int = 0  # 0 = one per core
+    embed_precision: str = "fp32"  # documents at ingest, local model: "fp32" or "int8" (~2x faster); questions: fp32
+    # --- embeddings from an OpenAI-compatible /v1/embeddings endpoint instead of the local model
+    embed_url: str | None = None  # e.g. http://gpu-box:8080/v1 (text-embeddings-inference, vLLM, OpenAI)
+    embed_model: str | None = None  # the model it serves; recorded in the index, which refuses any other
+    embed_api_key: str | None = None  # falls back to OPENAI_API_KEY
+    embed_concurrency: int = 4  # batches in flight at once
+    embed_timeout: float = 60.0  # seconds per batch, retries included
+    embed_max_retries: int = 4  # for 429, 5xx, timeouts and dropped connections
     max_file_mb: float = 50.0  # larger files are skipped with a warning
     progress_interval: float = 10.0  # seconds between ingest progress lines when stderr is not a terminal
 

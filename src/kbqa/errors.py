@@ -23,3 +23,7 @@ class StoreError(KBQAError):
 
 class LLMError(KBQAError):
     """The LLM endpoint failed (unreachable, timeout, auth, rate limit, bad output)."""
+
+
+class EmbeddingError(KBQAError):
+    """The embedding endpoint failed (unreachable, timeout, auth, unknown model, malformed reply)."""

@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kbqa.config import Settings
 from kbqa.errors import StoreError, UsageError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import Embedder
+from kbqa.index.embed import BaseEmbedder, model_name
 from kbqa.index.keyword import DocMeta
+from kbqa.index.manifest import Manifest
 from kbqa.index.store import Store
 from kbqa.schema import OPEN_END, Entry, Hit
 
@@ -121,45 +123,60 @@ class Filters:
 class Retriever:
     """Finds the chunks that best match a question, by meaning and by words."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Callable[[], Embedder]) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Callable[[], BaseEmbedder]) -> None:
         self.settings = settings
         self.store = store
         self._embedder = embedder
         self._keyword: bm25.KeywordIndex | None = None
-        self._keyword_dir: str | None = None
+        self._keyword_manifest: object = None  # the manifest object the keyword index was opened for
+        self._segments: dict[str, bm25.Segment] = {}
         self._keyword_lock = threading.Lock()
 
     @property
-    def embedder(self) -> Embedder:
+    def embedder(self) -> BaseEmbedder:
+        """The model the index was built with (an endpoint, or the packaged one), which embeds questions."""
         return self._embedder()
 
     @property
     def keyword_index(self) -> bm25.KeywordIndex | None:
-        """The keyword index the manifest names (None for an empty index).
+        """The keyword index the manifest names, with the manifest's chunks live (None for an empty index).
 
-        An ingest in another process may commit a newer generation and delete this one between our
-        reading the manifest and opening the folder: then the manifest is read again. A folder that
-        stays missing is an error, never a silent fall-back to dense-only search.
+        Rebuilt (cheaply: segments stay open) whenever the manifest changes, since a committed removal
+        masks chunks without changing the segments. An ingest in another process may commit a newer
+        generation and delete a segment between our reading the manifest and opening it: then the
+        manifest is read again. A segment that stays missing is an error, never a silent fall-back to
+        dense-only search.
         """
         with self._keyword_lock:
             for _ in range(KEYWORD_OPEN_ATTEMPTS):
-                name = (self.store.manifest.data.get("bm25") or {}).get("dir")
-                if name == self._keyword_dir:
+                manifest = self.store.manifest
+                if manifest is self._keyword_manifest:
                     return self._keyword
-                if not name:
-                    if self.store.manifest.files:
+                state = manifest.data.get("bm25") or {}
+                if not state:
+                    if manifest.files:
                         break
-                    self._keyword, self._keyword_dir = None, None
+                    self._keyword, self._keyword_manifest = None, manifest
                     return None
                 try:
-                    self._keyword = bm25.load(Path(self.settings.data_dir), name)
+                    self._keyword = self._open_keyword(state, manifest)
                 except FileNotFoundError:
                     time.sleep(0.05)
                     self.store.reload_manifest()
                     continue
-                self._keyword_dir = name
+                self._keyword_manifest = manifest
                 return self._keyword
         raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
+
+    def _open_keyword(self, state: dict[str, Any], manifest: Manifest) -> bm25.KeywordIndex:
+        """The segment set `state` names as one index; segments already open are re-used."""
+        data_dir = Path(self.settings.data_dir)
+        live = {source: info["version"] for source, info in manifest.files.items()}
+        if "segments" not in state:
+            return bm25.load(data_dir, state, live)
+        opened = {name: self._segments.get(name) or bm25.Segment(data_dir / name) for name in state["segments"]}
+        self._segments = opened
+        return bm25.KeywordIndex(list(opened.values()), live)
 
     def search(self, query: str, k: int, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         """The top-k hits for `query`; every hit carries its cosine similarity to the query."""
@@ -167,7 +184,10 @@ class Retriever:
             raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         filters = filters or Filters()
         depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
+        name = model_name(self.settings)
+        self.store.check_embedding(name)
         qvec = self.embedder.embed_one(query)
+        self.store.check_embedding(name, len(qvec))
         dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
         keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
 
@@ -200,9 +220,4 @@ class Retriever:
         index = self.keyword_index
         if index is None:
             return []
-        mask = None
-        if filters:
-            mask = np.fromiter((filters.matches(m) for m in index.meta), dtype=np.float32, count=len(index))
-            if not mask.any():
-                return []
-        return index.search(query, n, mask)
+        return index.search(query, n, filters.matches if filters else None)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from kbqa.config import Settings
-    from kbqa.index.embed import Embedder
+    from kbqa.index.embed import BaseEmbedder
     from kbqa.index.keyword import KeywordIndex
     from kbqa.retrieve import Filters
 
@@ -56,7 +56,7 @@ class Context(Protocol):
     settings: Settings
 
     @property
-    def embedder(self) -> Embedder: ...
+    def embedder(self) -> BaseEmbedder: ...
 
     @property
     def keyword_index(self) -> KeywordIndex | None: ...

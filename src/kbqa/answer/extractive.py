@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from kbqa.answer import Context, Request
 from kbqa.config import Settings
-from kbqa.index.embed import Embedder
+from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
 from kbqa.schema import Answer, Chunk, Citation, Event, Final, Hit, TextDelta
 from kbqa.text import (
@@ -224,7 +224,7 @@ class Extractive:
     """Answers from the retrieved passages without an LLM."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, index: KeywordIndex | None, threshold: float | None = None
+        self, settings: Settings, embedder: BaseEmbedder, index: KeywordIndex | None, threshold: float | None = None
     ) -> None:
         self.settings = settings
         self.embedder = embedder

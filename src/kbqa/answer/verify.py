@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kbqa.index.embed import Embedder
+from kbqa.index.embed import BaseEmbedder
 from kbqa.schema import Chunk, Citation
 from kbqa.text import sentence_spans, tokenize
 
@@ -103,7 +103,7 @@ _COMMON_CAPITALS = {"The", "This", "These", "That", "It", "Its", "They", "In", "
 class Verifier:
     """Checks claims against passages with lexical and embedding overlap."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: BaseEmbedder) -> None:
         self.embedder = embedder
 
     def support(self, claim: str, passage: Chunk) -> tuple[bool, float]:

@@ -14,6 +14,7 @@ second time into a `_node_content` field.
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ import numpy as np
 
 from kbqa.config import Settings
 from kbqa.errors import StoreError
+from kbqa.index.embed import DIM, MODEL_NAME, same_model
 from kbqa.index.manifest import MANIFEST_FORMAT, Manifest
 from kbqa.schema import Chunk
 
@@ -177,17 +179,17 @@ class Store:
         return self._op(lambda col: col.count())
 
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
-        """Live chunks by id (dead or missing ids are left out)."""
-        if not ids:
-            return {}
+        """Live chunks by id (dead or missing ids are left out); asked for in batches Chroma accepts."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        got = self._op(lambda col: col.get(ids=list(ids), include=include))
-        vectors = got.get("embeddings") if with_vectors else None
         out = {}
-        for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
-            chunk = to_chunk(cid, text, meta)
-            if self.is_live(chunk):
-                out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
+        for start in range(0, len(ids), _CHROMA_BATCH):
+            batch = list(ids[start : start + _CHROMA_BATCH])
+            got = self._op(lambda col, batch=batch: col.get(ids=batch, include=include))
+            vectors = got.get("embeddings") if with_vectors else None
+            for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
+                chunk = to_chunk(cid, text, meta)
+                if self.is_live(chunk):
+                    out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
         return out
 
     def chunks_of_entries(self, entry_ids: list[str], limit: int = 24) -> list[Chunk]:
@@ -242,6 +244,31 @@ class Store:
             chunk = to_chunk(cid, text, meta)
             if self.is_live(chunk):
                 yield chunk
+
+    # ------------------------------------------------------------ the embedding model
+    def embedding(self) -> dict[str, Any] | None:
+        """The model and vector size this index holds vectors of (None while nothing was ever indexed)."""
+        record = self.manifest.data.get("embedding")
+        if record is None and self.manifest.files:
+            return {"model": MODEL_NAME, "dim": DIM}  # written before indexes recorded their model: the packaged one
+        return record
+
+    def check_embedding(self, model: str, dim: int | None = None) -> None:
+        """A one-line StoreError unless vectors of `model` (and `dim`, when known) belong in this index."""
+        record = self.embedding()
+        if record is None or (same_model(record["model"], model) and dim in (None, record["dim"])):
+            return
+        used = f"{model} ({dim}-d)" if dim else model
+        raise StoreError(
+            f"the index in {self.data_dir} holds vectors of {record['model']} ({record['dim']}-d), not of {used}; "
+            f"vectors of two models cannot be mixed: use another KBQA_DATA_DIR for {model}, or set KBQA_EMBED_URL "
+            f"and KBQA_EMBED_MODEL back to {record['model']}"
+        )
+
+    def record_embedding(self, model: str, dim: int) -> None:
+        """Note the index's model and vector size in the manifest (committed with the next save)."""
+        self.check_embedding(model, dim)
+        self.manifest.data["embedding"] = {"model": model, "dim": dim}
 
     # ------------------------------------------------------------ liveness
     def is_live(self, chunk: Chunk) -> bool:
@@ -310,11 +337,12 @@ class Store:
         return True
 
     def reload_manifest(self) -> None:
+        stamp = _stamp(self.manifest.path)  # before reading: a commit in between only costs one more reload
         self.manifest = Manifest(self.manifest.path)
-        self._manifest_stamp = _stamp(self.manifest.path)
+        self._manifest_stamp = stamp
 
     def sync(self) -> None:
-        """Pick up an ingest made by another process since the manifest was read (one stat call)."""
+        """Pick up an ingest made by another process since the manifest was read (one open and fstat)."""
         if _stamp(self.manifest.path) != self._manifest_stamp:
             self.reload_manifest()
 
@@ -401,12 +429,19 @@ def new_collection_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Which manifest file is there now. Opened rather than stat'ed: on NFS, opening revalidates cached
+    attributes (close-to-open consistency), so a commit made on another machine is seen at once.
+    A commit replaces the file, so its inode changes even when size and time happen to match."""
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def to_chunk(cid: str, text: str, meta: dict[str, Any]) -> Chunk:

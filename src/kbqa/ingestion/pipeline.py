@@ -13,14 +13,14 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from kbqa.config import Settings
 from kbqa.errors import CorpusMissingError, DocumentError
 from kbqa.index import keyword as bm25
-from kbqa.index.embed import MODEL_NAME, Embedder
+from kbqa.index.embed import BaseEmbedder, make_embedder, model_name
 from kbqa.index.store import Store
 from kbqa.ingestion.chunking import chunk_parts
 from kbqa.ingestion.clean import clean
@@ -31,6 +31,10 @@ from kbqa.schema import Chunk, Entry, IngestReport
 PARSER_VERSION = 2  # bump when loading, cleaning, parsing or chunking change what they produce
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
 STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
+KEYWORD_BATCH = 50_000  # chunks read back from Chroma and tokenized per keyword segment built (bounds memory)
+MERGE_SHARE = 0.25  # merge keyword segments when deltas and masked chunks exceed this share of the live chunks
+MAX_SEGMENTS = 8  # … or when there are more segments than this (each adds a pass per query term)
+RETIRED_KEEP_S = 600.0  # keyword segments replaced by a commit stay this long for readers still using them
 
 
 class Progress:
@@ -58,7 +62,7 @@ class _Parsed:
 def index_config(settings: Settings) -> dict:
     """Everything that changes what gets stored; a change re-indexes every file."""
     return {
-        "embed_model": MODEL_NAME,
+        "embed_model": model_name(settings),
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
         "parser_version": PARSER_VERSION,
@@ -70,7 +74,7 @@ def ingest(
     paths: list[Path] | None = None,
     progress: Progress | None = None,
     wait: bool = False,
-    embedder: Callable[[], Embedder] | None = None,
+    embedder: Callable[[], BaseEmbedder] | None = None,
 ) -> IngestReport:
     """Bring the index up to date with `paths` (default: the corpus folder).
 
@@ -83,7 +87,8 @@ def ingest(
     report = IngestReport()
     store = Store(settings)
     with store.writer_lock(wait=progress.waiting if wait else None):
-        store.reload_manifest()
+        store.sync()  # another writer may have committed before we got the lock
+        store.check_embedding(model_name(settings))  # before anything changes
         manifest = store.manifest
         legacy = bool(manifest.files) and manifest.collection is None
         store.count()  # an unreachable Chroma server fails here, before any work
@@ -122,7 +127,8 @@ def ingest(
 
         model = None
         if todo:
-            model = embedder() if embedder else Embedder(Path(settings.model_cache_dir), settings.embed_threads)
+            model = embedder() if embedder else make_embedder(settings, documents=True)
+            store.record_embedding(model_name(settings), model.probe())
         group: list[_Parsed] = []
         for path, source, sha, version in todo:
             parsed = _parse_file(path, source, sha, version, settings, report, progress)
@@ -139,7 +145,7 @@ def ingest(
             report.chunks_removed += store.delete_dead()
         if legacy and store.drop_legacy_collection():
             _notice(report, progress, "moved the index to a collection of its own (older kbqa versions shared one)")
-        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
+        _update_keyword_index(store)
         report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
         store.end_write()
     report.seconds = time.perf_counter() - started
@@ -267,12 +273,14 @@ def _parse_file(
 
 
 def _index_group(store: Store, embedder, group: list[_Parsed], settings, report, progress) -> None:  # noqa: ANN001
-    """Embed and store a group of files in batches, then commit them one by one (commit → delete old).
+    """Embed and store a group of files in batches, then commit them together with their keyword segment
+    (one manifest save), then delete their old versions' chunks.
 
     Chunks already in Chroma under the same id (so the same content and settings: ids carry the
     file's version) were stored by an interrupted run and are kept, not embedded again; so a large
     file that was half-embedded when its ingest was killed resumes where it stopped, and memory
-    stays bounded by one batch.
+    stays bounded by one batch. Committing files and keyword segment at once means a committed file
+    is always keyword-searchable, even if the run dies right after.
     """
     chunks = [c for p in group for c in p.chunks]
     progress.embedding(len(chunks))
@@ -284,13 +292,15 @@ def _index_group(store: Store, embedder, group: list[_Parsed], settings, report,
         batch = todo[start : start + STORE_BATCH]
         vectors = embedder.embed([c.embed_text for c in batch], settings.embed_batch_size, on_batch=progress.embedded)
         store.upsert(batch, vectors)
+    old_ids = {parsed.source: set(store.ids_of_source(parsed.source)) for parsed in group}
     for parsed in group:
-        old_ids = set(store.ids_of_source(parsed.source))
         store.manifest.set_file(
             parsed.source, parsed.path, parsed.sha256, parsed.version, parsed.chunks, parsed.entries
         )
-        store.manifest.save()  # the commit point
-        stale = sorted(old_ids - {c.id for c in parsed.chunks})
+    _stage_keyword_index(store)
+    store.manifest.save()  # the commit point
+    for parsed in group:
+        stale = sorted(old_ids[parsed.source] - {c.id for c in parsed.chunks})
         store.delete(stale)
         report.files_indexed += 1
         report.chunks_added += len(parsed.chunks)
@@ -299,17 +309,17 @@ def _index_group(store: Store, embedder, group: list[_Parsed], settings, report,
 
 
 def remove(settings: Settings, source: str) -> IngestReport:
-    """Drop one indexed file from the index: commit the manifest without it, delete its chunks, and
-    rebuild the keyword index. The file itself is not touched."""
+    """Drop one indexed file from the index: commit the manifest without it (which masks its chunks in
+    the keyword index), then delete its chunks. The file itself is not touched."""
     started = time.perf_counter()
     report = IngestReport()
     store = Store(settings)
     with store.writer_lock():
-        store.reload_manifest()
+        store.sync()
         store.begin_write()
         if source in store.manifest.files:
             _remove_source(store, source, report)
-            _refresh_keyword_index(store, force=True)
+            _update_keyword_index(store)
         report.chunks_total = sum(info["chunks"] for info in store.manifest.files.values())
         store.end_write()
     report.seconds = time.perf_counter() - started
@@ -317,7 +327,7 @@ def remove(settings: Settings, source: str) -> IngestReport:
 
 
 def _remove_source(store: Store, source: str, report: IngestReport) -> None:
-    store.manifest.files.pop(source)
+    store.manifest.remove_file(source)
     store.manifest.save()
     ids = store.ids_of_source(source)
     store.delete(ids)
@@ -325,24 +335,77 @@ def _remove_source(store: Store, source: str, report: IngestReport) -> None:
     report.chunks_removed += len(ids)
 
 
-def _refresh_keyword_index(store: Store, force: bool) -> None:
-    """Rebuild the BM25 index when the live set changed (or a killed run left it behind).
+def _update_keyword_index(store: Store) -> None:
+    """Commit the keyword index if it is behind the manifest (removed files to merge away, an index
+    written before segments, lost segment folders), then delete segment folders no reader needs."""
+    if _stage_keyword_index(store):
+        store.manifest.save()
+    state = store.manifest.data.get("bm25") or {}
+    data_dir = Path(store.settings.data_dir)
+    bm25.remove_other_indexes(data_dir, keep=[*(state.get("segments") or []), *(state.get("retired") or {})])
 
-    The previous generation is kept until the next rebuild: a reader that read the manifest just
-    before this commit can still open the folder it names.
+
+def _stage_keyword_index(store: Store) -> bool:
+    """Bring the manifest's keyword-index record up to date with its files, in time proportional to the
+    change (the caller saves the manifest: that commits both); True if it changed.
+
+    The chunks of every (source, version) in the manifest that no segment holds yet are read back from
+    Chroma into a new delta segment; replaced and removed ones are masked by the manifest alone. When
+    deltas and masked chunks outgrow MERGE_SHARE of the index, or there are more than MAX_SEGMENTS,
+    everything is merged into one main segment. What to add is derived from the manifest, not from
+    this run, so whatever an earlier run left behind is caught up too. Segments this retires stay on
+    disk for RETIRED_KEEP_S (and at least one more commit): a reader, maybe on another machine
+    sharing the folder, may still be using them.
     """
     manifest = store.manifest
-    generation = hashlib.sha1(
-        json.dumps(sorted((s, i.get("version")) for s, i in manifest.files.items())).encode()
-    ).hexdigest()
-    current = manifest.data.get("bm25") or {}
     data_dir = Path(store.settings.data_dir)
-    if not force and current.get("generation") == generation and bm25.exists(data_dir, current.get("dir")):
-        return
-    name = bm25.build(list(store.iter_live()), data_dir)
-    manifest.data["bm25"] = {"dir": name, "generation": generation}
-    manifest.save()
-    bm25.remove_other_indexes(data_dir, keep={name, current.get("dir")})
+    state = manifest.data.get("bm25") or {}
+    live = {source: info["version"] for source, info in manifest.files.items()}
+    names: list[str] = list(state.get("segments") or [])
+    avgdl: float | None = state.get("avgdl")
+    if not names or not bm25.exists(data_dir, names):  # none yet, written before segments, or lost: build anew
+        names, avgdl = [], None
+    segments = bm25.open_segments(data_dir, names)
+    uncovered = sorted({(s, v) for s, v in live.items()} - bm25.covered_pairs(segments))
+    for batch in _live_chunks_of(store, [s for s, _ in uncovered]):
+        name, measured = bm25.build(batch, data_dir, avgdl)
+        avgdl = avgdl if avgdl is not None else measured
+        names.append(name)
+        segments.append(bm25.Segment(data_dir / name))
+    if not segments:  # an empty index still has a (empty) main segment: "no segment" means "lost"
+        name, avgdl = bm25.build([], data_dir)
+        names, segments = [name], [bm25.Segment(data_dir / name)]
+    if _should_merge(segments, live):
+        name, avgdl = bm25.merge(segments, live, data_dir)
+        names, segments = [name], [bm25.Segment(data_dir / name)]
+    if names == state.get("segments"):
+        return False
+    now = time.time()
+    retired = {n: t for n, t in (state.get("retired") or {}).items() if now - t < RETIRED_KEEP_S and n not in names}
+    retired.update({n: now for n in (state.get("segments") or []) if n not in names})
+    if state.get("dir"):  # the single index of kbqa before segments
+        retired.setdefault(state["dir"], now)
+    manifest.data["bm25"] = {"segments": names, "avgdl": avgdl, "retired": retired}
+    return True
+
+
+def _should_merge(segments: list[bm25.Segment], live: dict[str, str]) -> bool:
+    """Merge when deltas and masked chunks outweigh MERGE_SHARE of the live ones, or segments pile up."""
+    if len(segments) > MAX_SEGMENTS:
+        return True
+    n_live = sum(int(m.sum()) for m in bm25.live_masks(segments, live))
+    masked = sum(s.n_docs for s in segments) - n_live
+    deltas = sum(s.n_docs for s in segments[1:])
+    return len(segments) > MAX_SEGMENTS or masked + deltas > MERGE_SHARE * max(n_live, 1)
+
+
+def _live_chunks_of(store: Store, sources: list[str]) -> Iterator[list[Chunk]]:
+    """The committed chunks of `sources`, read back from Chroma in batches of KEYWORD_BATCH."""
+    ids = [cid for source in sources for cid in store.manifest.expected_ids(source)]
+    for start in range(0, len(ids), KEYWORD_BATCH):
+        batch = ids[start : start + KEYWORD_BATCH]
+        got = store.get(batch)
+        yield [got[cid][0] for cid in batch if cid in got]
 
 
 def _notice(report: IngestReport, progress: Progress, message: str) -> None:
