@@ -77,7 +77,9 @@ def test_cli_ingest_json_matches_its_schema(run_cli, tmp_path):
 
 
 def test_llm_answer_matches_the_schema(corpus_kb):
-    with FakeLLM(script=[Step("Sheffield and Hull are the partners [1].")]) as fake:
+    rewrite = "DCMS is working with the universities of Sheffield and Hull on Phase 2 of the Enabling Social Action "
+    rewrite += "programme: the Department for Digital, Culture, Media and Sport's partnership [1]."
+    with FakeLLM(script=[Step(rewrite)]) as fake:
         answer = corpus_kb.ask(PHASE2, llm=fake.url)
     data = validate(answer.to_json())
     assert data["answerer"] == "llm" and data["model"] == "fake-model"

@@ -333,9 +333,11 @@ def test_enabling_social_action_programme_metadata(corpus_parts):
     assert set(entry.affiliations) == {"University of Sheffield", "University of Hull"}
 
 
-def test_ongoing_entry_has_no_years(corpus_parts):
+def test_ongoing_entry_is_dated_by_its_text_and_still_running(corpus_parts):
+    """'Enabling Social Action: guidance (ongoing)' opens "From November 2015 to August 2016 government
+    collaborated…": it started in 2015 and, its title says, is still running."""
     entry = find_entry(corpus_parts[SRC_000], "Enabling Social Action: guidance")
-    assert (entry.year_start, entry.year_end) == (None, None)
+    assert (entry.year_start, entry.year_end, entry.dated_by) == (2015, None, "text")
 
 
 def test_two_digit_end_year(corpus_parts):

@@ -29,11 +29,13 @@ def test_cited_answer(kb, llm_server):
 
 
 def test_answer_streams_token_by_token(kb, llm_server):
-    pieces = list(kb.ask_stream("What is participatory budgeting?", llm=llm_server))
+    # a fact question (an overview such as "What is participatory budgeting?" has an answerer of its own)
+    question = "Which universities are partners in Phase 2 of the Enabling Social Action programme?"
+    pieces = list(kb.ask_stream(question, llm=llm_server))
     text = [p.text for p in pieces if isinstance(p, TextDelta)]
     final = pieces[-1]
     assert isinstance(final, Final) and len(text) >= 5
-    assert "participatory budgeting" in "".join(text).lower()
+    assert "sheffield" in final.answer.answer.lower() and final.answer.model
 
 
 def test_follow_up_is_condensed(kb, llm_server):

@@ -33,8 +33,20 @@ def ask(
     return events[-1].answer, events[:-1], fake
 
 
+EXTRACTIVE = (
+    "The Department for Digital, Culture, Media and Sport (DCMS) is working in partnership with the universities "
+    "of Sheffield and Hull on Phase 2 of the Enabling Social Action programme."
+)
+# A rewrite of the extractive answer that keeps every one of its facts (it is shown as written).
+FACTS = (
+    "Phase 2 of the Enabling Social Action programme is run by the Department for Digital, Culture, Media and "
+    "Sport (DCMS) working in partnership with the universities of Sheffield and Hull"
+)
+REWRITE = f"{FACTS} [1]."
+
+
 def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
-    answer, pieces, fake = ask(kb, [Step("The universities of Sheffield and Hull are the partners [1].")])
+    answer, pieces, fake = ask(kb, [Step(REWRITE)])
     assert "".join(p.text for p in pieces if isinstance(p, TextDelta)).strip() == answer.answer
     assert answer.model == "fake-model" and answer.usage["completion_tokens"] > 0
     assert [c.n for c in answer.citations] == [1]
@@ -42,32 +54,57 @@ def test_cited_answer_is_verified_and_reports_model_and_usage(kb):
     assert "Sheffield" in answer.citations[0].text and not answer.unsupported and not answer.fallback
     data = answer.to_json()
     assert data["citations"][0]["verified"] is True and data["model"] == "fake-model"
+    sent = fake.chat_requests()[0]["messages"][-1]["content"]
+    # the model rewrites the sentences the extractive answer quotes; it is not shown whole passages
+    assert sent == f"Source [1] (Enabling Social Action Programme):\n{EXTRACTIVE}\n\nQuestion: {PHASE2}"
+
+
+def test_a_rewrite_that_keeps_every_fact_is_shown_alone(kb):
+    answer, _, _ = ask(kb, [Step(REWRITE)])
+    assert answer.answer == REWRITE and answer.notice is None and answer.answerer == "llm"
+
+
+def test_the_llm_answer_never_loses_a_fact_of_the_extractive_answer(kb):
+    answer, pieces, _ = ask(kb, [Step("DCMS runs the programme [1].")])
+    assert answer.answer == f"DCMS runs the programme [1]. {EXTRACTIVE} [1]"  # the quote it dropped, added back
+    assert "added 1 sentence(s)" in answer.notice and answer.citations[0].verified
+    assert "".join(p.text for p in pieces if isinstance(p, TextDelta)) == answer.answer
 
 
 def test_markers_to_missing_passages_are_dropped_and_lists_expanded(kb):
-    answer, _, fake = ask(
-        kb, [Step("Sheffield and Hull work with DCMS [1, 9]. The programme is the second phase [Passage 1].")]
-    )
+    answer, _, fake = ask(kb, [Step(f"{FACTS} [1, 9]. The programme is the second phase [Passage 1].")])
     passages = fake.chat_requests()[0]["messages"][-1]["content"].count("Source [")
     assert "[9]" not in answer.answer and "Passage" not in answer.answer
     assert all(1 <= c.n <= passages for c in answer.citations)
-    assert answer.answer.count("[1]") == 2
+    assert answer.answer == f"{FACTS} [1]. The programme is the second phase [1]."
 
 
 def test_markers_are_renumbered_in_order_of_appearance(kb):
-    answer, _, _ = ask(kb, [Step("Sheffield and Hull are partners [3]. DCMS leads the programme [3][1].")])
-    assert answer.answer.startswith("Sheffield and Hull are partners [1].")
-    assert [c.n for c in answer.citations] == [1, 2]
+    question = "Who coordinated the cultural strand of the Imagine project?"
+    _, _, fake = ask(kb, [Step("x")], question=question)
+    assert fake.chat_requests()[0]["messages"][-1]["content"].count("Source [") == 2
+    democratic = "Democratic: co-ordinated by Professor Graham Crow until 2014, thereafter by Professor Paul Ward"
+    cultural = "Cultural: co-ordinated by Professor Kate Pahl"
+    answer, _, _ = ask(kb, [Step(f"{democratic} [2]. {cultural} [3][1].")], question=question)
+    assert answer.answer.startswith(f"{democratic} [1]. {cultural} [2].")  # [3]: no such source
+    assert [c.n for c in answer.citations] == [1, 2] and all(c.verified for c in answer.citations)
 
 
-def test_unsupported_citation_is_never_shown_as_verified(kb):
-    answer, _, _ = ask(kb, [Step("The programme was funded by NASA in 1969 [1].")])
-    assert answer.citations and all(c.verified is False for c in answer.citations)
-    assert answer.unsupported and "unsupported" in answer.notice
+def test_an_unsupported_answer_is_never_shown(kb):
+    answer, pieces, _ = ask(kb, [Step("The programme was funded by NASA in 1969 [1].")])
+    assert "NASA" not in answer.answer and answer.answer == f"{EXTRACTIVE} [1]"
+    assert answer.fallback and "could not be verified" in answer.notice
+    assert any(isinstance(p, Reset) for p in pieces)  # the streamed claim is withdrawn
+
+
+def test_unsupported_sentences_are_left_out_and_the_rest_kept(kb):
+    answer, _, _ = ask(kb, [Step(f"{REWRITE} NASA funded it in 1969 [1].")])
+    assert answer.answer == REWRITE
+    assert "left out 1 sentence(s)" in answer.notice and all(c.verified for c in answer.citations)
 
 
 def test_429_then_success(kb):
-    answer, _, fake = ask(kb, [Step(status=429), Step("Sheffield and Hull are the partners [1].")])
+    answer, _, fake = ask(kb, [Step(status=429), Step(REWRITE)])
     assert len(fake.chat_requests()) == 2 and not answer.fallback and answer.citations[0].verified
 
 
@@ -98,8 +135,7 @@ def test_401_is_not_retried(kb):
 
 
 def test_stream_cut_then_success_resets_and_recovers(kb):
-    text = "Sheffield and Hull are partners [1]."
-    answer, pieces, _ = ask(kb, [Step(text, cut_after=2), Step(text)])
+    answer, pieces, _ = ask(kb, [Step(REWRITE, cut_after=2), Step(REWRITE)])
     resets = [i for i, p in enumerate(pieces) if isinstance(p, Reset)]
     assert len(resets) == 1 and not answer.fallback
     after = "".join(p.text for p in pieces[resets[0] + 1 :] if isinstance(p, TextDelta))
@@ -118,9 +154,11 @@ def test_out_of_scope_question_is_declined_without_asking_the_model(kb):
     assert answer.abstained and fake.chat_requests() == []
 
 
-def test_model_refusal_is_an_abstention(kb):
+def test_a_model_refusal_gives_the_extractive_answer_marked(kb):
+    """The passages answer the question (the extractive answer did not abstain): a small model's refusal
+    would be worse than the extractive answer, so that is shown, marked."""
     answer, _, _ = ask(kb, [Step("The knowledge base does not cover this.")])
-    assert answer.abstained and answer.citations == []
+    assert answer.fallback and "declined" in answer.notice and answer.answer == f"{EXTRACTIVE} [1]"
 
 
 def test_injected_instructions_in_a_passage_do_not_reach_the_model(kb, tmp_path):
@@ -149,11 +187,10 @@ def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays
     kb = KnowledgeBase(settings_factory(llm_timeout=TIMEOUT, k=3))
     kb.ingest()
     assert "zz_update.txt" in {h.chunk.source for h in kb.retrieve(PHASE2)}
-    answer, _, fake = ask(kb, [Step("Sheffield and Hull are partners in Phase 2 [1].")])
+    answer, _, fake = ask(kb, [Step("The universities of Sheffield and Hull remain partners in Phase 2 [1].")])
     sent = fake.chat_requests()[-1]["messages"][-1]["content"]
     assert "PWNED" not in sent and "Ignore" not in sent
     assert "remain partners" in sent  # the fact beside the planted instruction is still a source
-    assert sent.count("Source [") == 3
     assert answer.citations[0].verified
     assert "left out 1 sentence(s)" in answer.notice
 
@@ -188,7 +225,7 @@ def test_follow_up_is_condensed_by_the_llm(kb):
 def test_long_question_and_history_are_truncated_not_sent_whole(kb):
     long_question = PHASE2 + " " + "please explain in detail " * 400
     history = [{"role": "user", "content": "x " * 3000}, {"role": "assistant", "content": "y " * 3000}] * 3
-    answer, _, fake = ask(kb, [Step("Sheffield and Hull [1].")], question=long_question, history=history)
+    answer, _, fake = ask(kb, [Step(REWRITE)], question=long_question, history=history)
     from kbqa.tokens import count_tokens
 
     for request in fake.chat_requests():
@@ -197,9 +234,51 @@ def test_long_question_and_history_are_truncated_not_sent_whole(kb):
 
 
 def test_cli_json_with_llm(kb, run_cli):
-    with FakeLLM(script=[Step("Sheffield and Hull are the partners [1].")]) as fake:
+    with FakeLLM(script=[Step(REWRITE)]) as fake:
         proc = run_cli("ask", "--json", "--llm", fake.url, PHASE2, data_dir=kb.settings.data_dir)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert {"question", "answer", "citations", "abstained", "timings", "model", "usage"} <= data.keys()
     assert data["citations"][0]["verified"] is True and data["model"] == "fake-model"
+
+
+def test_the_extractive_answer_is_read_as_quoted_sentences_and_an_unanswered_part():
+    from kbqa.answer.llm import quoted_sentences
+
+    text = "It ran from 2010. [1] It was led by Kate Pahl. [2] The knowledge base does not say “who funded it”."
+    sentences, tail = quoted_sentences(text)
+    assert sentences == [("It ran from 2010.", 1), ("It was led by Kate Pahl.", 2)]
+    assert tail == "The knowledge base does not say “who funded it”."
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("The programme ran from March 2018 to March 2020, led by the University of Hull.", True),
+        ("The University of Hull led the programme, which ran from 2018 to 2020.", True),
+        ("The programme ran from 2018, led by the University of Hull.", False),  # a number dropped
+        ("The programme ran from 2018 to 2020 and was led by a university.", False),  # the name dropped
+        ("The programme ran from 2018 to 2020 at the University of Hull.", False),  # "led" not said
+    ],
+)
+def test_a_fact_counts_as_kept_only_with_its_numbers_names_and_words(answer, kept):
+    from kbqa.answer.llm import covers
+
+    sentence = "The programme ran from 2018 to 2020 and was led by the University of Hull."
+    question = "When did the programme run and who was it by?"
+    assert covers(answer, sentence, question) is kept
+
+
+def test_the_rendered_answer_keeps_list_items_on_their_own_lines_and_numbers_markers_in_order():
+    from kbqa.answer.llm import render
+
+    text, mapping = render(
+        [("Imagine had four strands.", [3])],
+        [("The strands were:", 2), ("• Social", 2), ("• Cultural", 2)],
+        "The knowledge base does not say “who funded it”.",
+    )
+    assert text == (
+        "Imagine had four strands [1]. The strands were: [2]\n• Social [2]\n• Cultural [2] "
+        "The knowledge base does not say “who funded it”."
+    )
+    assert mapping == {3: 1, 2: 2}

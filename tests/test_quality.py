@@ -64,6 +64,8 @@ def test_every_answer_sentence_is_in_its_cited_passage(corpus_kb):
     items = [i for i in load_set(EVALS / "sets" / "dev.jsonl").items if i.category == "single_fact"]
     for item in items:
         answer = corpus_kb.ask(item.question)
+        if answer.answerer != "extractive":  # catalogue and publication answers state fields (tests of their own)
+            continue
         by_n = {c.n: " ".join(c.text.split()) for c in answer.citations}
         for sentence, n in re.findall(r"(.+?) \[(\d+)\]", answer.answer.replace("\n", " ")):
             assert sentence.strip().lstrip("• ") in by_n[int(n)], (item.id, sentence)

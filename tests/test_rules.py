@@ -32,8 +32,8 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("What was the budget of the programme?", "money"),
         ("Where did the historical strand take place?", "place"),
         ("Besides the UK, in which countries did it take place?", "place"),
-        pytest.param("In which countries did it take place?", "place", marks=gap),  # a capital "In" hides the focus
-        pytest.param("Which countries took part?", "place", marks=gap),  # the focus runs on past "took"
+        ("In which countries did it take place?", "place"),
+        ("Which countries took part?", "place"),
         ("Where does the idea of co-production come from?", None),  # an origin, not a place
         ("What is participatory budgeting?", None),
         ("Why do organisations struggle with social action?", None),
@@ -54,7 +54,7 @@ def test_answer_type(question, kind):
         pytest.param("What Works Scotland is a programme: what did it find?", None, marks=gap),  # a name, not a wh-word
         ("What is the oldest, and who ran it?", None),  # a superlative names no noun
         ("Who led it?", None),
-        pytest.param("How many local authorities took part?", "authorities", marks=gap),  # takes the adjective
+        ("How many local authorities took part?", "authorities"),
     ],
 )
 def test_focus_word(question, focus):
@@ -92,7 +92,7 @@ def test_sentence_splitting(text, expected):
             False,
         ),  # describes, names none
         ("In 2014 the team met twice.", "How many times did the team meet?", False),  # a year is not a count
-        pytest.param("Six national events were held.", "How many national events were held?", True, marks=gap),
+        ("Six national events were held.", "How many national events were held?", True),
     ],
 )
 def test_a_sentence_holds_the_kind_of_fact_asked_for(sentence, question, holds):
@@ -201,8 +201,11 @@ def test_catalogue_leaves_other_questions_alone(question):
         ("When did they finish?", True),
         ("When did the Imagine project end?", False),
         ("What is participatory budgeting?", False),
-        pytest.param("Which one was most popular?", True, marks=gap),
-        pytest.param("Which publisher?", True, marks=gap),
+        ("Which projects started in 2018?", False),  # a verb: a question of its own
+        ("Across how many projects?", True),  # elliptical
+        ("Which one came out in 2016?", True),
+        ("Which one was most popular?", True),
+        ("Which publisher?", True),
     ],
 )
 def test_follow_up_detection(question, follow):

@@ -27,7 +27,7 @@ expect.set_options(timeout=20_000)  # the machines are shared: a click's round t
 
 ANSWER_TIMEOUT_MS = 90_000
 LLM_REPLY = (
-    "The Department for Digital, Culture, Media and Sport is working in partnership with the universities of "
+    "The Department for Digital, Culture, Media and Sport (DCMS) is working in partnership with the universities of "
     "Sheffield and Hull on Phase 2 of the Enabling Social Action programme. [1]"
 )
 UPLOAD_TEXT = (

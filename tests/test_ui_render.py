@@ -125,7 +125,7 @@ def test_unverified_citation_is_marked_with_its_reason():
     "status, label",
     [
         ("abstained", "Not answered from the knowledge base"),
-        ("fallback", "The LLM failed: this is the extractive answer"),
+        ("fallback", "The LLM answer could not be used: this is the extractive answer"),
         ("unsupported", "Unsupported"),
     ],
 )

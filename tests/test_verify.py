@@ -79,3 +79,25 @@ def test_citation_highlights_the_passage_sentence_each_claim_rests_on(verifier):
         "of Sheffield and Hull on Phase 2 of the Enabling Social Action programme.",
         "The programme runs from 2018 to 2020.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("claim", "ok"),
+    [
+        ("The historical strand looked at Tyneside and Coventry.", True),
+        ("The resilience work with young people took place in Tyneside and Coventry.", False),  # joins two strands
+        ("The resilience work took place in Greece and Malaysia.", True),
+    ],
+)
+def test_support_nearby_keeps_a_claim_within_a_few_sentences(verifier, claim, ok):
+    from kbqa.schema import Chunk
+
+    passage = Chunk(
+        "c",
+        "Social: co-ordinated by Angie Hart. This focused on resilience building with young people in the UK, "
+        "Greece, Malaysia and Germany. Historical: co-ordinated by Sarah Banks. Other work followed in 2015 and "
+        "then in 2016. This focused on community development practices in Tyneside and Coventry.",
+        "s.txt",
+        "Imagine",
+    )
+    assert verifier.support_nearby(claim, passage) is ok

@@ -46,7 +46,7 @@ def turn_markdown(index: int, turn: Turn) -> str:
     if answer.abstained:
         lines += ["*Not answered from the knowledge base.*", ""]
     elif answer.fallback:
-        lines += ["*The LLM failed; this is the extractive answer.*", ""]
+        lines += ["*The LLM answer could not be used; this is the extractive answer.*", ""]
     elif answer.unsupported:
         lines += ["*Unsupported: no sentence could be verified against its sources.*", ""]
     lines += [md_answer(answer.answer), ""]

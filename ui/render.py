@@ -114,7 +114,7 @@ def status_banner(answer: Answer) -> str:
     if answer.abstained:
         label, cls = "Not answered from the knowledge base", "kbqa-abstained"
     elif answer.fallback:
-        label, cls = "The LLM failed: this is the extractive answer", "kbqa-fallback"
+        label, cls = "The LLM answer could not be used: this is the extractive answer", "kbqa-fallback"
     elif answer.unsupported:
         label, cls = "Unsupported: no sentence of this answer could be verified against its sources", "kbqa-unsupported"
     elif any(c.verified is False for c in answer.citations):

@@ -18,12 +18,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kbqa.answer import ANSWERERS, Answerer, Request, answerer_class
+from kbqa.answer.parts import merge
 from kbqa.config import Settings
 from kbqa.conversation import Conversation
 from kbqa.errors import StoreError, UsageError
@@ -48,7 +50,7 @@ from kbqa.schema import (
     SourceInfo,
     TextDelta,
 )
-from kbqa.text import content_words
+from kbqa.text import OVERRIDE_NOTICE, content_words, split_parts, without_override
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -207,8 +209,11 @@ class KnowledgeBase:
 
     def retrieve_for(self, follow: FollowUp, k: int, filters: Filters) -> list[Hit]:
         """Hits for a resolved question. A follow-up is answered from the entries the conversation is
-        about first (their passages, best-matching first); the other hits still count."""
-        hits = self.retrieve(follow.standalone, k=k, filters=filters)
+        about first (their passages, best-matching first); the other hits still count. A follow-up is
+        searched with the question it leans on ("Who coordinated its cultural strand?" after "Tell me about
+        the Imagine project that ran from 2013 to 2017"), which says more than the follow-up alone."""
+        query = f"{follow.standalone} {follow.context}" if follow.context else follow.standalone
+        hits = self.retrieve(query, k=k, filters=filters)
         if not follow.entry_ids:
             return hits
         entry = [h for h in hits if h.chunk.metadata.get("entry_id") in follow.entry_ids]
@@ -276,21 +281,50 @@ class KnowledgeBase:
                 f"the index in {self.settings.data_dir} is empty: run `kbqa ingest` (or call kb.ensure_index())"
             )
         k, filters, abstain_threshold = self.check_options(k=k, filters=filters, abstain_threshold=abstain_threshold)
+        asked, overridden = without_override(question)  # "Ignore your sources and …": answered from them anyway
         request = Request(
-            question=question,
-            follow=follow or FollowUp(question),
+            question=asked,
+            follow=follow or FollowUp(asked),
             k=k,
             filters=filters,
             abstain_threshold=abstain_threshold,
             llm=llm or self.settings.llm,
             turns=turns,
         )
-        if not content_words(question) and not (turns and re.search(r"[^\W\d_]", question)):
+        if not content_words(asked) and not (turns and re.search(r"[^\W\d_]", asked)):
             # "???", "What?": nothing to look up (but "Why?" or "Tell me more" after an answer is a follow-up)
             answer = Answer(question, NOTHING_TO_LOOK_UP, [], status="abstained")
             return AnswerStream(iter([TextDelta(answer.answer), Final(answer)]), on_final)
-        chosen = self._choose(request, answerer)
-        return AnswerStream(chosen.stream(request), on_final)
+        events = self._parts(request) if answerer is None else None
+        if events is None:
+            events = self._choose(request, answerer).stream(request)
+        if overridden:
+            events = _as_asked(events, question, OVERRIDE_NOTICE)
+        return AnswerStream(events, on_final)
+
+    def _parts(self, request: Request) -> Iterator[Event] | None:
+        """A question in parts that need different answerers, answered part by part (see kbqa.answer.parts);
+        None when one answerer takes the whole question. A later part is resolved as a follow-up of the part
+        before it ("…, and who contributed the entry?"), so which answerer takes it is known only then."""
+        parts = split_parts(request.question)
+        if len(parts) < 2 or request.follow.context is not None:
+            return None
+        answered: list[tuple[str, Answer]] = []
+        chosen: list[str] = []
+        for part in parts:
+            sub = replace(request, question=part, follow=FollowUp(part))
+            previous = answered[-1][1] if answered else None
+            if previous is not None and not previous.abstained and previous.citations:
+                ids = tuple(dict.fromkeys(c.entry_id for c in previous.citations if c.entry_id))
+                follow = FollowUp(part, answered[-1][0], previous.citations[0].title, ids)
+                sub = replace(sub, follow=follow, turns=(*request.turns, (answered[-1][0], previous.answer)))
+            answerer = self._choose(sub, None)
+            chosen.append(answerer.name)
+            if len(chosen) == len(parts) and all(name in ("extractive", "llm") for name in chosen):
+                return None  # one answerer for every part: it answers the whole question, parts together
+            answered.append((part, _final(answerer.stream(sub))))
+        answer = merge(request.question, answered)
+        return iter([TextDelta(answer.answer), Final(answer)])
 
     def check_options(
         self,
@@ -314,7 +348,7 @@ class KnowledgeBase:
                 why = "needs an LLM (pass llm=…)" if name == "llm" else "does not take this question"
                 raise UsageError(f"answerer {name!r} {why}")
             return chosen
-        for candidate in ("catalog", "llm" if request.llm else "extractive"):
+        for candidate in ("publications", "catalog", "overview", "llm" if request.llm else "extractive"):
             if self._answerer(candidate).accepts(request):
                 return self._answerer(candidate)
         raise RuntimeError("the extractive answerer accepts every question")  # pragma: no cover - kbqa bug
@@ -402,6 +436,21 @@ def ask_stream(question: str, **options: Any) -> AnswerStream:
     kb = default_kb()
     kb.ensure_index()
     return kb.ask_stream(question, **options)
+
+
+def _final(events: Iterator[Event]) -> Answer:
+    return next(e.answer for e in events if isinstance(e, Final))
+
+
+def _as_asked(events: Iterator[Event], question: str, notice: str) -> Iterator[Event]:
+    """The events of an answer to a restated question, its final answer showing the question as asked."""
+    for event in events:
+        if isinstance(event, Final):
+            answer = event.answer
+            answer.standalone_question = answer.standalone_question or answer.question
+            answer.question = question
+            answer.notice = "; ".join(filter(None, [answer.notice, notice]))
+        yield event
 
 
 def ingest(paths: list[Path] | None = None, progress: Progress | None = None) -> IngestReport:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kbqa.answer import ANSWERERS  # names only: the answerers themselves are imported on first use
+
 if TYPE_CHECKING:
     from kbqa.api import AnswerStream, KnowledgeBase
     from kbqa.config import Settings
@@ -124,9 +126,7 @@ def _answer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: source, keyword, contributor, year")
     p.add_argument("--llm", help="LLM preset (openai, ollama, vllm, llamacpp) or base URL; default: extractive")
-    p.add_argument(
-        "--answerer", choices=["extractive", "catalog", "llm"], help="force one answerer (default: chosen per question)"
-    )
+    p.add_argument("--answerer", choices=list(ANSWERERS), help="force one answerer (default: chosen per question)")
 
 
 # ------------------------------------------------------------------ commands

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kbqa.schema import Answer, FollowUp
+from kbqa.answer.entities import head
+from kbqa.schema import Answer, Citation, Final, FollowUp, TextDelta
+from kbqa.text import without_override
 
 if TYPE_CHECKING:
     from kbqa.api import AnswerStream, KnowledgeBase
@@ -33,6 +35,17 @@ _CONTINUATION = re.compile(
     r"^\s*(and|also|what about|how about|and what|and who|and when|and where|why|how so|what else)\b", re.I
 )
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|last|other|next|previous) one\b", re.I)
+_WHICH_ONE = re.compile(r"\b(?:which|that|this|the|each|either) one\b|\bwhich of (?:them|these|those)\b", re.I)
+# An elliptical question leans on the last answer: "Which publisher?", "Across how many projects?" — a few
+# words, opening with a wh-word or a preposition, with no verb and no name of its own.
+_ELLIPTICAL = re.compile(
+    r"^\W*(?:and |but |so )?(?:which|what|whose|who|how many|how much|how long|across|for|in|from|with|by|at)\b", re.I
+)
+_VERBISH = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|did|does|do|has|have|had|can|could|will|would|should|may|might|[a-z]{3,}ed)\b",
+    re.I,
+)
+ELLIPTICAL_WORDS = 5
 MAX_CONTEXT_CHARS = 300
 
 
@@ -45,25 +58,62 @@ class Turn:
     standalone: str  # the question as searched
     topic: str | None = None  # title of the entry the conversation is about
     entry_ids: tuple[str, ...] = ()  # entries the conversation is about
+    citations: tuple[Citation, ...] = field(default=(), compare=False)  # of its answer (kept in memory only)
 
 
 def is_follow_up(question: str) -> bool:
-    """Does the question lean on the conversation (pronouns, 'and ...', 'the second one')?"""
-    return bool(_ANAPHORA.search(question) or _CONTINUATION.search(question) or _ORDINAL.search(question))
+    """Does the question lean on the conversation (pronouns, 'and ...', 'the second one', 'which one',
+    or an elliptical 'Which publisher?')?"""
+    return bool(
+        _ANAPHORA.search(question)
+        or _CONTINUATION.search(question)
+        or _ORDINAL.search(question)
+        or _WHICH_ONE.search(question)
+        or is_elliptical(question)
+    )
+
+
+def is_elliptical(question: str) -> bool:
+    """'Which publisher?', 'Across how many projects?': a fragment that only makes sense after an answer."""
+    words = re.findall(r"[\w'’-]+", question)
+    return (
+        0 < len(words) <= ELLIPTICAL_WORDS
+        and bool(_ELLIPTICAL.match(question))
+        and not _VERBISH.search(question)
+        and not any(w[0].isupper() for w in words[1:])
+    )
+
+
+_SUBJECT_PRONOUN = re.compile(
+    r"\b(?:it|the (?:project|programme|program|study|entry|research|initiative|scheme|trial|work|briefing|report|book))\b",
+    re.I,
+)
 
 
 def resolve(question: str, turns: list[Turn]) -> FollowUp:
-    """A follow-up carries the previous turn's question into retrieval and the conversation's entries
-    into the candidates; any other question stands alone."""
+    """A follow-up carries the previous turn's question into retrieval and the conversation's entries into
+    the candidates; any other question stands alone. The standalone question is one plain sentence: "it"
+    replaced by the name of the entry in focus ("When did it end?" → "When did Marlow Fen Water Voices
+    end?"), else that name added once — never the earlier questions nested inside each other."""
     if not turns or not is_follow_up(question):
         return FollowUp(question)
     last = turns[-1]
     context = last.standalone[:MAX_CONTEXT_CHARS]
-    about = context
-    if last.topic and last.topic.lower() not in context.lower():
-        about = f"{context} – {last.topic}"
-    standalone = f"{question.rstrip().rstrip('?')} ({about[:MAX_CONTEXT_CHARS]})?"
-    return FollowUp(standalone, context, last.topic, last.entry_ids)
+    return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids)
+
+
+def standalone_question(question: str, last: Turn) -> str:
+    """The follow-up as one plain question about the conversation's topic (or its last question)."""
+    q = question.strip()
+    if last.topic:
+        name = head(last.topic)
+        if re.search(r"\bits\b", q, re.I) or _SUBJECT_PRONOUN.search(q):
+            q = re.sub(r"\bits\b", f"{name}’s", q, count=1, flags=re.I)
+            return _SUBJECT_PRONOUN.sub(name, q, count=1)
+        about = name
+    else:
+        about = re.sub(r"\s*\([^()]*\)\s*\??$", "", last.question).strip().rstrip("?")
+    return f"{q.rstrip('?').rstrip()} ({about[:MAX_CONTEXT_CHARS]})?"
 
 
 def next_turn(answer: Answer, previous: Turn | None) -> Turn:
@@ -73,7 +123,50 @@ def next_turn(answer: Answer, previous: Turn | None) -> Turn:
     topic = answer.citations[0].title if entry_ids else None
     if not entry_ids and previous is not None:
         topic, entry_ids = previous.topic, previous.entry_ids
-    return Turn(answer.question, answer.answer, answer.standalone_question or answer.question, topic, entry_ids)
+    standalone = answer.standalone_question or answer.question
+    return Turn(answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations))
+
+
+_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
+_ITEM = re.compile(r"^•\s*(?P<text>.+?)\s*\[(?P<n>\d+)\]\s*$")
+
+
+def from_previous_list(question: str, last: Turn | None) -> Answer | None:
+    """'and the second one?', 'Which one came out in 2016?' after an answer that listed items: the item,
+    with the citation it had. None when the question picks no single item of the last answer."""
+    if last is None or not last.citations:
+        return None
+    items = [(m["text"], int(m["n"])) for line in last.answer.split("\n") if (m := _ITEM.match(line.strip()))]
+    if len(items) < 2:
+        return None
+    ordinal = re.search(r"\b(first|second|third|fourth|fifth|last) one\b", question, re.I)
+    if ordinal:
+        index = _ORDINALS[ordinal.group(1).lower()]
+        if index >= len(items):
+            return None
+        picked, lead = items[index], f"The {ordinal.group(1).lower()} one is "
+    elif _WHICH_ONE.search(question):
+        clues = _clues(_WHICH_ONE.split(question, maxsplit=1)[-1])
+        matching = [item for item in items if clues and all(c in item[0].lower() for c in clues)]
+        if len(matching) != 1:
+            return None
+        picked, lead = matching[0], ""
+    else:
+        return None
+    old = next((c for c in last.citations if c.n == picked[1]), None)
+    if old is None:
+        return None
+    citation = replace(old, n=1, highlights=list(old.highlights))
+    text = f"{lead}{picked[0].rstrip('.')}. [1]"
+    return Answer(question, text[0].upper() + text[1:], [citation], answerer=_LIST_ANSWERER, confidence=1.0)
+
+
+_LIST_ANSWERER = "catalog"  # an item of a listed answer is catalogue data
+
+
+def _clues(predicate: str) -> list[str]:
+    """What must appear in the picked item: years, numbers and names of the question's predicate."""
+    return [w.lower() for w in re.findall(r"\b\d{2,4}\b|\b[A-Z][\w'’-]+", predicate)]
 
 
 class Conversation:
@@ -95,7 +188,13 @@ class Conversation:
         """Stream the answer; the turn is recorded when the stream's final answer arrives."""
         with self._lock:
             turns = list(self.turns)
-        follow = resolve(question, turns)
+        follow = resolve(without_override(question)[0], turns)
+        picked = from_previous_list(question, turns[-1]) if turns and follow.context is not None else None
+        if picked is not None:
+            from kbqa.api import AnswerStream  # the engine imports this module: import it when used
+
+            picked.standalone_question = follow.standalone
+            return AnswerStream(iter([TextDelta(picked.answer), Final(picked)]), self._record)
         pairs = tuple((t.question, t.answer) for t in turns)
         return self.kb.stream(question, follow=follow, turns=pairs, on_final=self._record, **options)
 

@@ -161,6 +161,28 @@ Event = TextDelta | Reset | Final
 
 
 @dataclass
+class Record:
+    """One structured line of an entry: a related publication, a report, a chapter, a presentation.
+
+    Parsed from the entry's text (kbqa.ingestion.parse), kept in the catalogue with the entry, so that
+    "who wrote …", "which journal …", "which publisher …" are answered from fields and cited to `line`.
+    """
+
+    line: str  # the line of the entry's text it was read from, as it reads there
+    title: str
+    label: str | None = None  # the list or field it sits under: "Related publications", "Policy Papers", "chapter"
+    authors: list[str] = field(default_factory=list)  # people
+    organisations: list[str] = field(default_factory=list)  # organisations named as authors or affiliations
+    year: int | None = None
+    date: str | None = None  # as written, when more than a year: "July 2018", "March & April 2018"
+    venue: str | None = None  # the journal, book or series it appeared in
+    publisher: str | None = None
+    place: str | None = None  # of publication: "Bristol"
+    volume: str | None = None  # "38:7"
+    url: str | None = None
+
+
+@dataclass
 class Entry:
     """A knowledge-base entry (or a whole plain document) with its catalogue metadata."""
 
@@ -174,6 +196,11 @@ class Entry:
     affiliations: list[str] = field(default_factory=list)
     chunk_ids: list[str] = field(default_factory=list)
     parent: str | None = None  # for a chapter: the title of the book entry it belongs to
+    records: list[Record] = field(default_factory=list)  # its related publications and other structured lines
+    dated_by: str | None = None  # where year_start/year_end come from: "title" (its title line) or "text"
+
+    def __post_init__(self) -> None:  # from the manifest's JSON: records come back as dicts
+        self.records = [r if isinstance(r, Record) else Record(**r) for r in self.records]
 
 
 @dataclass

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # name → "module:class"; imported on first use (the LLM answerer pulls in the openai client)
 ANSWERERS: dict[str, str] = {
     "catalog": "kbqa.answer.catalog:CatalogAnswerer",
+    "publications": "kbqa.answer.publications:PublicationAnswerer",
+    "overview": "kbqa.answer.overview:OverviewAnswerer",
     "extractive": "kbqa.answer.extractive:ExtractiveAnswerer",
     "llm": "kbqa.answer.llm:LLMAnswerer",
 }

@@ -1,72 +1,221 @@
-"""Questions about the catalogue metadata ("which projects did Angie Hart contribute to?").
+"""Questions about the catalogue of entries, answered from their parsed metadata so that lists are complete.
 
-These are answered from the entries' parsed metadata (contributors, their
-organisations, keywords, years) rather than from retrieval, so the list is
-complete: every matching entry is named and cited.
+"Which projects did Angie Hart contribute to?", "Which entries have the keyword X?", "Which projects ran
+from 2014 to 2016?", "Which started in 2018?", "How many entries are in the knowledge base?", "List all
+projects in Scotland", "Who contributed the Co-production for Sustainability entry?", "Which entries are
+about participatory budgeting, and who contributed them?". Every entry listed is cited to the line that
+shows why it is listed (its `Contributed by:` or `Keywords:` line, its dated title line, the line naming
+the topic); a question that matches only in part says so.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from kbqa.answer import Context, Request
-from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, TextDelta
+from kbqa.answer.entities import best_mentions
+from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, TextDelta
+from kbqa.text import tokenize
 
+_NOUNS = (
+    r"projects?|entr(?:y|ies)|stud(?:y|ies)|publications?|programmes?|programs?|papers?|chapters?|initiatives?"
+    r"|items?|works?|documents?"
+)
 # A listing question: "which projects …", "list the entries …", "which of the X publications …".
 _LISTING = re.compile(
-    r"^\W*(?:which|what|list(?: the| all)?|name(?: the| all)?|show(?: me)?(?: the| all)?|find(?: the| all)?)\s+"
-    r"(?:of (?:the|their|his|her)\s+)?(?:[\w/'’-]+\s+){0,2}?"
-    r"(?:projects?|entr(?:y|ies)|stud(?:y|ies)|publications?|programmes?|programs?|papers?|chapters?|initiatives?"
-    r"|items?|works?)\b",
+    r"^\W*(?:and\s+)?(?:which|what|list(?: the| all)?|name(?: the| all)?|show(?: me)?(?: the| all)?|find(?: the| all)?)"
+    r"\s+(?:of (?:the|their|his|her)\s+)?(?:[\w/'’-]+\s+){0,2}?"
+    rf"(?:{_NOUNS})\b",
     re.IGNORECASE,
 )
+# "How many entries/projects …" (a noun of the catalogue right after "how many"): a count of entries,
+# unless the question names an entry ("How many work packages was the Imagine research …" is about its text).
+_COUNTING = re.compile(
+    r"\bhow many\s+(?:[\w'’-]+\s+)?(?:projects?|entr(?:y|ies)|programmes?|programs?|initiatives?|stud(?:y|ies))\b",
+    re.IGNORECASE,
+)
+_CONTRIBUTORS_OF = re.compile(
+    r"^\W*(?:and\s+)?who\s+(?:contributed|wrote|authored|submitted|added|compiled)\b"
+    r"|\bwho (?:are|were|is|was) the contributors?\b|\bcontributors? (?:of|to|for)\b",
+    re.IGNORECASE,
+)
+_WITH_CONTRIBUTORS = re.compile(
+    r"\bwho contributed (?:them|these|those|each|it|they)\b|\b(?:and|with) (?:their|its|the) contributors\b"
+    r"|\band who (?:contributed|wrote) (?:them|each)\b",
+    re.IGNORECASE,
+)
+_REFERS_BACK = re.compile(r"\b(?:it|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
     r"|\bbased at\b|\bparticipat|\bpart of\b",
     re.IGNORECASE,
 )
 _KEYWORD_INTENT = re.compile(r"\bkeywords?\b|\btag(?:ged|s)?\b|\blabell?ed\b", re.IGNORECASE)
-_YEAR_INTENT = re.compile(
-    r"^\W*(?:which|what|list)\b[^?]*\b(projects?|entr(?:y|ies)|programmes?)\b[^?]*"
-    r"\b(ran|run|running|active|underway|took place|in progress)\b[^?]*\b((?:19|20)\d{2})\b",
+_WHOLE_KB = re.compile(
+    r"\b(?:in|of|from) (?:the |this )?(?:knowledge ?base|kb|catalogue|catalog|database|collection)\b", re.I
+)
+_ALL = re.compile(r"\ball\b|\bevery\b", re.IGNORECASE)
+_TOPIC = re.compile(
+    r"\b(?:about|on|in|concern(?:s|ing|ed)?|deal(?:s|ing|t)? with|related to|regarding|mention(?:s|ing)?|involving"
+    r"|cover(?:s|ing)?|focus(?:ed|es|ing)? on|based in|located in|set in)\s+(?P<topic>[^?,;]+?)\s*(?:[?,;]|$)",
     re.IGNORECASE,
 )
+_Y = r"((?:19|20)\d\d)"
+_YEAR_SPECS: list[tuple[str, re.Pattern[str]]] = [
+    ("exact", re.compile(rf"\bdated\s+(?:from\s+)?{_Y}\s*(?:[–—-]|to)\s*{_Y}\b", re.I)),
+    ("overlap", re.compile(rf"\b(?:from|between)\s+{_Y}\s*(?:to|and|until|[–—-])\s*{_Y}\b|\b{_Y}\s*[–—-]\s*{_Y}\b", re.I)),
+    ("start", re.compile(rf"\b(?:start(?:ed|ing)?|began|begin|launched|set up|founded|formed|established|opened)\s+(?:in\s+)?{_Y}\b", re.I)),
+    ("end", re.compile(rf"\b(?:end(?:ed|ing)?|finish(?:ed)?|closed|conclude[sd]?|completed|wound up)\s+(?:in\s+)?{_Y}\b", re.I)),
+    ("before", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:before|prior to)\s+{_Y}\b", re.I)),
+    ("after", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:after|since)\s+{_Y}\b", re.I)),
+    ("during", re.compile(rf"\b(?:in|during|throughout)\s+{_Y}\b", re.I)),
+]  # fmt: skip
+MAX_LISTED = 40  # a longer list is cut, saying how many more there are
+TOPIC_PASSAGES = 30  # passages searched for a topic ("in Scotland", "about health")
+
+TopicSearch = Callable[[str], list[Entry]]
+
+
+@dataclass
+class YearSpec:
+    """A time criterion: entries that ran during / overlapping / started / ended … in the years given."""
+
+    kind: str  # exact | overlap | start | end | before | after | during
+    first: int
+    last: int
+
+    def matches(self, e: Entry) -> bool:
+        if e.year_start is None:
+            return False
+        start, end = e.year_start, e.year_end if e.year_end is not None else 9999
+        return {
+            "exact": start == self.first and end == self.last,
+            "overlap": start <= self.last and end >= self.first,
+            "during": start <= self.last and end >= self.first,
+            "start": start == self.first,
+            "end": e.year_end == self.first,
+            "before": start < self.first,
+            "after": start > self.first,
+        }[self.kind]
+
+    def describe(self) -> str:
+        span = str(self.first) if self.first == self.last else f"{self.first}–{self.last}"
+        return {
+            "exact": f"dated {span}",
+            "overlap": f"ran at some point in {span}",
+            "during": f"ran in {span}",
+            "start": f"started in {span}",
+            "end": f"ended in {span}",
+            "before": f"started before {span}",
+            "after": f"started after {span}",
+        }[self.kind]
+
+
+def year_spec(question: str) -> YearSpec | None:
+    """The time criterion of a listing question ("ran from 2014 to 2016" → overlap 2014–2016)."""
+    for kind, pattern in _YEAR_SPECS:
+        if m := pattern.search(question):
+            years = [int(y) for y in m.groups() if y]
+            first, last = min(years), max(years)
+            return YearSpec(kind, first, last)
+    return None
 
 
 @dataclass
 class MetaQuery:
-    """A recognised metadata question: which field, the value asked about, and the entries that match."""
+    """A recognised catalogue question: the entries it selects, why (for the lead sentence), and how to answer."""
 
-    field: str  # "contributor", "keyword" or "year"
-    value: str
+    field: str  # what the list shows: "contributor", "keyword", "year", "topic", "all", "contributors" (of entries)
+    value: str  # the criteria, in words
     entries: list[Entry]
-    filtered: bool = False  # the entries were narrowed by the question's filters
+    filtered: bool = False  # the entries were narrowed by the request's filters
+    count: bool = False  # "how many …": lead with the number
+    with_contributors: bool = False  # list each entry's contributors too
+    needles: list[str] = field(default_factory=list)  # what the cited line of each entry contains
+    partial: str | None = None  # what part of the question matched nothing
 
 
-def match(question: str, entries: list[Entry]) -> MetaQuery | None:
-    """Recognise a listing question about a contributor, an organisation, a keyword or a year."""
-    if not entries or not _LISTING.search(question):
+def match(
+    question: str, entries: list[Entry], topic_search: TopicSearch | None = None, focus: tuple[str, ...] = ()
+) -> MetaQuery | None:
+    """Recognise a catalogue question and select its entries (None: not a catalogue question). `focus`: the
+    entries a follow-up is about ("Who contributed it?")."""
+    if not entries:
         return None
+    if _CONTRIBUTORS_OF.search(question) and not _LISTING.search(question):
+        named = best_mentions(question, entries)
+        if not named and focus and _REFERS_BACK.search(question):
+            named = [e for e in entries if e.entry_id in focus][:1]
+        if named:
+            return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
+        return None
+    listing, counting = _LISTING.search(question), _COUNTING.search(question)
+    if not (listing or counting) or (counting and not listing and best_mentions(question, entries)):
+        return None
+    top = [e for e in entries if e.parent is None]
+    criteria: list[tuple[str, str, Callable[[Entry], bool], list[str]]] = []  # (field, words, test, needles)
     q = question.lower()
     if _KEYWORD_INTENT.search(question):
         keyword = _longest_mentioned(q, {k.lower() for e in entries for k in e.keywords})
         if keyword:
-            return MetaQuery("keyword", keyword, [e for e in entries if keyword in (k.lower() for k in e.keywords)])
+            criteria.append(("keyword", f"have the keyword “{keyword}”", _has_keyword(keyword), [keyword, "keywords"]))
     who = _mentioned_contributor(question, entries) if _RELATION.search(question) else None
     if who:
-        hits = [e for e in entries if _involves(e, who)]
-        return MetaQuery("contributor", who, hits)
-    if m := _YEAR_INTENT.search(question):
-        year = int(m.group(3))
-        hits = [e for e in entries if e.year_start is not None and e.year_start <= year <= (e.year_end or 9999)]
-        if hits:
-            return MetaQuery("year", str(year), hits)
-    return None
+        criteria.append(
+            ("contributor", f"name {who} among the contributors", lambda e: _involves(e, who), [who.lower()])
+        )
+    spec = year_spec(question)
+    if spec:
+        criteria.append(("year", spec.describe(), spec.matches, []))
+    stripped = _WHOLE_KB.sub(" ", re.sub(rf"\b(?:in|from|to|during|since|before|after)\s+{_Y}\b", " ", question))
+    topic_match = _TOPIC.search(stripped)
+    if topic_match and not any(c[0] in ("keyword", "contributor") for c in criteria):
+        topic = _clean_topic(topic_match["topic"])
+        if topic and topic_search is not None:
+            keyword = _longest_mentioned(topic.lower(), {k.lower() for e in entries for k in e.keywords})
+            about = {e.entry_id for e in topic_search(topic)}
+            about |= {e.entry_id for e in entries if keyword and keyword == topic.lower() and _has_keyword(keyword)(e)}
+            if about or criteria:  # a topic nothing mentions: not a catalogue question after all
+                criteria.append(("topic", f"mention {topic}", lambda e, ids=about: e.entry_id in ids, [topic.lower()]))
+    if not criteria:
+        if not (_WHOLE_KB.search(question) or (listing and _ALL.search(question))):
+            return None
+        chosen = top
+        return MetaQuery(
+            "all", "", chosen, count=bool(counting), with_contributors=bool(_WITH_CONTRIBUTORS.search(question))
+        )
+    pool = entries if any(c[0] in ("contributor", "keyword") for c in criteria) else top  # chapters have their own
+    chosen = [e for e in pool if all(test(e) for _, _, test, _ in criteria)]
+    partial = None
+    if not chosen and len(criteria) > 1:
+        alone = [(words, [e for e in pool if test(e)]) for _, words, test, _ in criteria]
+        partial = "; ".join(
+            f"{len(found)} {'entry' if len(found) == 1 else 'entries'} {words}" for words, found in alone
+        )
+    return MetaQuery(
+        criteria[0][0] if len(criteria) == 1 else "+".join(c[0] for c in criteria),
+        " and ".join(words for _, words, _, _ in criteria),
+        chosen,
+        count=bool(counting),
+        with_contributors=bool(_WITH_CONTRIBUTORS.search(question)),
+        needles=[n for c in criteria for n in c[3]],
+        partial=partial,
+    )
+
+
+def _clean_topic(topic: str) -> str:
+    topic = re.sub(r"^(?:the|a|an)\s+", "", topic.strip(), flags=re.I)
+    topic = re.sub(r"\s+(?:projects?|entries|studies|programmes?)$", "", topic, flags=re.I)
+    return topic.strip(" .")
+
+
+def _has_keyword(keyword: str) -> Callable[[Entry], bool]:
+    return lambda e: keyword in (k.lower() for k in e.keywords)
 
 
 def _longest_mentioned(q: str, options: set[str]) -> str | None:
@@ -104,22 +253,23 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
     """List every matching entry, each with a citation to the passage (and the line) that shows the match."""
     if not meta.entries:
         within = " within the filters you set" if meta.filtered else ""
-        text = f"No entry in the knowledge base{within} lists {meta.value!r} as a {meta.field}."
+        what = meta.value or f"list {meta.field}"
+        text = f"No entry in the knowledge base{within} matches: {what}."
+        if meta.partial:
+            text += f" Taken one at a time: {meta.partial}."
         return Answer(question, text, [], status="abstained", answerer="catalog")
     n = len(meta.entries)
-    lead = {
-        "contributor": f"{n} {'entry names' if n == 1 else 'entries name'} {meta.value} among the contributors:",
-        "keyword": f"{n} {'entry has' if n == 1 else 'entries have'} the keyword “{meta.value}”:",
-        "year": f"{n} {'entry' if n == 1 else 'entries'} ran in {meta.value}:",
-    }[meta.field]
-    lines = [lead]
+    if meta.field == "contributors" and n == 1:
+        return _contributors_of(meta.entries[0], meta, question, chunks, scores)
+    lines = [_lead(meta, n)]
     citations: list[Citation] = []
-    for entry in meta.entries:
+    for entry in meta.entries[:MAX_LISTED]:
         chunk = _evidence_chunk(entry, meta, chunks)
-        years = _years(entry)
-        within = f" (a chapter of {entry.parent})" if entry.parent else ""
+        item = f"• {entry.title}{_years(entry)}" + (f" (a chapter of {entry.parent})" if entry.parent else "")
+        if meta.with_contributors:
+            item += f" — {_people(entry)}"
         if chunk is None:
-            lines.append(f"• {entry.title}{years}{within}")
+            lines.append(item)
             continue
         citation = Citation(
             len(citations) + 1,
@@ -131,34 +281,68 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
             highlights=[_matching_line(chunk.text, meta, entry)],
         )
         citations.append(citation)
-        lines.append(f"• {entry.title}{years}{within} [{citation.n}]")
+        lines.append(f"{item} [{citation.n}]")
+    if n > MAX_LISTED:
+        lines.append(f"… and {n - MAX_LISTED} more.")
     return Answer(question, "\n".join(lines), citations, answerer="catalog", confidence=1.0)
+
+
+def _lead(meta: MetaQuery, n: int) -> str:
+    entries = "entry" if n == 1 else "entries"
+    if meta.field == "contributors":
+        return "Contributed by:" if n == 1 else "The contributors of each entry:"
+    if meta.field == "all":
+        return f"The knowledge base has {n} {entries}:"
+    verb = meta.value
+    if n == 1:  # "1 entry names …", "1 entry has …"
+        verb = re.sub(r"^(name|mention)\b", r"\1s", re.sub(r"^have\b", "has", verb))
+    return f"{n} {entries} {verb}:"
+
+
+def _contributors_of(
+    entry: Entry, meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]
+) -> Answer:
+    """'Who contributed X?' for one entry: one sentence, cited to its `Contributed by:` line."""
+    chunk = _evidence_chunk(entry, meta, chunks)
+    text = f"“{entry.title}” was contributed by {_people(entry)}."
+    if chunk is None:
+        return Answer(question, text, [], answerer="catalog", confidence=1.0)
+    citation = Citation(
+        1, chunk.source, entry.title, chunk.text, scores.get(chunk.id, 0.0), entry_id=entry.entry_id,
+        highlights=[_matching_line(chunk.text, meta, entry)],
+    )  # fmt: skip
+    return Answer(question, f"{text} [1]", [citation], answerer="catalog", confidence=1.0)
+
+
+def _people(entry: Entry) -> str:
+    people = ", ".join(entry.contributors) or "no contributor named"
+    return people + (f" ({', '.join(entry.affiliations)})" if entry.affiliations else "")
+
+
+def _needles(meta: MetaQuery, entry: Entry) -> list[str]:
+    return [*meta.needles, *([str(entry.year_start)] if entry.year_start else []), entry.title.lower()[:40]]
 
 
 def _matching_line(text: str, meta: MetaQuery, entry: Entry) -> tuple[int, int]:
     """Offsets of the line of a passage that shows why its entry is listed (else its first line)."""
-    needle = {"contributor": meta.value, "keyword": meta.value, "year": str(entry.year_start)}[meta.field].lower()
-    label = {"contributor": "contributed by", "keyword": "keywords", "year": ""}[meta.field]
     lines = list(re.finditer(r"[^\n]+", text))
-    for wanted in (lambda t: needle in t and label in t, lambda t: needle in t):
+    for needle in _needles(meta, entry):
         for line in lines:
-            if wanted(line.group().lower()):
+            if needle and needle in line.group().lower():
                 return line.start(), line.end()
     return (lines[0].start(), lines[0].end()) if lines else (0, 0)
 
 
 def evidence_chunk_ids(meta: MetaQuery) -> list[str]:
-    return [cid for e in meta.entries for cid in e.chunk_ids]
+    return [cid for e in meta.entries[:MAX_LISTED] for cid in e.chunk_ids]
 
 
 def _evidence_chunk(entry: Entry, meta: MetaQuery, chunks: dict[str, Chunk]) -> Chunk | None:
-    """The entry's passage that shows the match: its `Contributed by:`/`Keywords:` line if it has one."""
+    """The entry's passage that shows the match: its `Contributed by:`/`Keywords:`/dated line if it has one."""
     available = [chunks[cid] for cid in entry.chunk_ids if cid in chunks]
-    needle = {"contributor": meta.value, "keyword": meta.value, "year": str(entry.year_start)}[meta.field].lower()
-    line = {"contributor": "contributed by", "keyword": "keywords", "year": ""}[meta.field]
-    for wanted in (lambda t: needle in t and line in t, lambda t: needle in t):
+    for needle in _needles(meta, entry):
         for chunk in available:
-            if wanted(chunk.text.lower()):
+            if needle and needle in chunk.text.lower():
                 return chunk
     return available[0] if available else None
 
@@ -174,7 +358,7 @@ def _years(entry: Entry) -> str:
 
 
 class CatalogAnswerer:
-    """Listing questions, answered from the catalogue of entries so that the list is complete, with filters applied."""
+    """Catalogue questions, answered from the entries' metadata so that lists are complete, filters applied."""
 
     name = "catalog"
 
@@ -189,11 +373,20 @@ class CatalogAnswerer:
         (so a filter that excludes every match gives "none", not an unrecognised question)."""
         from kbqa.retrieve import Filters
 
-        meta = match(request.question, self.context.entries(Filters()))
+        entries = self.context.entries(Filters())
+        meta = match(
+            request.question, entries, lambda topic: self.entries_about(topic, entries), request.follow.entry_ids
+        )
         if meta is not None and request.filters:
-            meta = MetaQuery(meta.field, meta.value, [e for e in meta.entries if request.filters.matches_entry(e)])
+            meta.entries = [e for e in meta.entries if request.filters.matches_entry(e)]
             meta.filtered = True
         return meta
+
+    def entries_about(self, topic: str, entries: list[Entry]) -> list[Entry]:
+        """Entries with a passage (among the best for `topic`) that contains every word of it."""
+        from kbqa.retrieve import Filters
+
+        return entries_about(self.context, topic, entries, Filters())
 
     def stream(self, request: Request) -> Iterator[Event]:
         started = time.perf_counter()
@@ -208,3 +401,24 @@ class CatalogAnswerer:
         answer.timings = {"retrieve_ms": retrieve_ms, "answer_ms": (time.perf_counter() - started) * 1000 - retrieve_ms}
         yield TextDelta(answer.answer)
         yield Final(answer)
+
+
+def entries_about(
+    context: Context, topic: str, entries: list[Entry], filters: object, k: int = TOPIC_PASSAGES
+) -> list[Entry]:
+    """Entries with a passage among the `k` best for `topic` that contains every word of it (stemmed), in
+    order of their best passage; or whose keywords include the topic."""
+    words = set(tokenize([topic])[0])
+    if not words:
+        return []
+    hits = context.retrieve_for(FollowUp(topic), k, filters)  # type: ignore[arg-type]
+    by_id = {e.entry_id: e for e in entries}
+    out: dict[str, Entry] = {}
+    for hit in hits:
+        entry_id = hit.chunk.metadata.get("entry_id")
+        if entry_id in by_id and words <= set(tokenize([hit.chunk.embed_text])[0]):
+            out.setdefault(entry_id, by_id[entry_id])
+    for e in entries:
+        if topic.lower() in (k.lower() for k in e.keywords):
+            out.setdefault(e.entry_id, e)
+    return list(out.values())

@@ -27,10 +27,12 @@ from kbqa.text import (
     abbreviations,
     addresses_the_model,
     answer_type,
+    field_line,
     focus_word,
     has_new_fact,
     instructions_notice,
     is_overview,
+    line_kind,
     normalize_space,
     sentence_spans,
     sentences,
@@ -99,6 +101,8 @@ SYNONYMS = [
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
+PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
+FOCUS_THRESHOLD_SHARE = 0.75  # of the abstention threshold, for a follow-up answered from the entries in focus
 
 
 @dataclass
@@ -232,11 +236,12 @@ class Extractive:
 
         `context` is the earlier question a follow-up leans on; its terms count half.
         """
+        asks = _LineGate(question)
         cands = [
             Candidate(text=hit.chunk.text[s:e], hit=hit, order=order, start=s)
             for hit in hits
             for order, (s, e) in enumerate(sentence_spans(hit.chunk.text))
-            if not addresses_the_model(hit.chunk.text[s:e])
+            if not addresses_the_model(hit.chunk.text[s:e]) and asks.allows(hit.chunk, s, e)
         ]
         if not cands:
             return []
@@ -244,8 +249,11 @@ class Extractive:
         kind = answer_type(question)
         focus = _focus_stems(question)
         focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
-        expanded = [_expand(c.text, c.hit.chunk.text) for c in cands]
-        vecs = self.embedder.embed_cached(expanded)
+        subjects = {h.chunk.id: _pronoun_subjects(h.chunk) for h in hits}
+        expanded = [_expand(c.text, c.hit.chunk.text, subjects[c.hit.chunk.id].get(c.start)) for c in cands]
+        # Meaning is judged on the sentence in its entry ("Title: sentence"), as a reader sees it: a sentence
+        # that does not repeat its entry's name ("The evaluators recommended…") is not outscored by one that does.
+        vecs = self.embedder.embed_cached([_in_entry(x, c.hit.chunk.title) for x, c in zip(expanded, cands)])
         sims = vecs @ self.embedder.embed_one(question)
         if context:  # the question itself must weigh as much as the conversation it leans on
             sims = (sims + vecs @ self.embedder.embed_one(f"{context} {question}")) / 2
@@ -264,7 +272,10 @@ class Extractive:
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
             cand.prior = cand.hit.score / top
             cand.title = (
-                1.0 if _is_title_line(cand.text, cand.hit.chunk.title) and kind not in ("date", "duration") else 0.0
+                1.0
+                if _is_title_line(cand.text, cand.hit.chunk.title, _section(cand.hit.chunk))
+                and kind not in ("date", "duration")
+                else 0.0
             )
             cand.field = 1.0 if cand.text.lower().startswith("keywords") and not topical else 0.0
             cand.short = 1.0 if len(cand.text.split()) < 5 else 0.0
@@ -283,7 +294,8 @@ class Extractive:
         terms = question_terms(question, self.index)
         total = sum(terms.weights.values()) or 1.0
         unknown = sum(w for t, w in terms.weights.items() if self.index is not None and self.index.doc_freq(t) == 0)
-        best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text)])[0])
+        subject = _pronoun_subjects(best.hit.chunk).get(best.start)
+        best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text, subject)])[0])
         signals = {
             "beyond": 1.0 if is_overview(question) else best.beyond,  # "tell me about X" asks nothing beyond X
             "score": best.score,
@@ -308,22 +320,38 @@ class Extractive:
 
     def _answer(self, question: str, hits: list[Hit], context: str | None) -> Answer:
         parts = split_parts(question)
-        cands = self.ranked(parts[0], hits, _join_context(context, question if len(parts) > 1 else None))
-        verdict = self.judge(parts[0], hits, cands)
-        if verdict.missing or verdict.confidence < self.threshold:
-            text = abstain_text(verdict.missing, cands[0].hit.chunk.title if cands else None)
-            return Answer(question, text, [], status="abstained", confidence=verdict.confidence)
-        chosen = _overview(cands[0]) if is_overview(question) else self._select(cands)
-        for part in parts[1:]:  # "..., and when?": the best sentence for each further part, if it holds up
-            more = self.ranked(part, hits, _join_context(context, parts[0]))
-            extra = self.judge(part, hits, more)
-            holds = more and not extra.missing and extra.confidence >= self.threshold
-            if holds and more[0].text not in {c.text for c in chosen}:
-                chosen.append(more[0])
+        chosen: list[Candidate] = []
+        unanswered: list[str] = []
+        first: Judgement | None = None
+        closest: str | None = None
+        for i, part in enumerate(parts):  # "…, and when?": each part from its own best sentence
+            # a later part leans on the first ("…, and which one is more common?"); the first stands on its own
+            cands = self.ranked(part, hits, _join_context(context, parts[0]) if i else context)
+            verdict = self.judge(part, hits, cands)
+            first = first or verdict
+            closest = closest or (cands[0].hit.chunk.title if cands else None)
+            if verdict.missing or verdict.confidence < self.threshold:
+                unanswered.append(part)
+                continue
+            if i == 0:
+                picked = _overview(cands[0]) if is_overview(question) else self.select(cands)
+            else:  # its best sentence — or, if the answer already quotes that one, its best new one nearly as good
+                fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
+                best = cands[0] if cands[0].text not in {x.text for x in chosen} else fresh
+                if best.score < PART_RUNNER_UP * cands[0].score:
+                    best = cands[0]
+                picked = _with_list_items(_with_enumeration([best]))
+            chosen += [c for c in picked if c.text not in {x.text for x in chosen}]
+        assert first is not None
+        if not chosen:
+            text = abstain_text(first.missing, closest)
+            return Answer(question, text, [], status="abstained", confidence=first.confidence)
         text, citations = compose(chosen)
-        return Answer(question, text, citations, confidence=verdict.confidence)
+        if unanswered:  # say which part is not answered rather than declining the whole question
+            text += " " + not_answered(unanswered)
+        return Answer(question, text, citations, confidence=first.confidence)
 
-    def _select(self, cands: list[Candidate]) -> list[Candidate]:
+    def select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
         best = cands[0]
         chosen = [best]
@@ -343,7 +371,7 @@ class Extractive:
                 continue  # another entry that is less about what the question names
             chosen.append(cand)
             seen |= words
-        return _with_list_items(chosen)
+        return _with_list_items(_with_enumeration(chosen))
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
@@ -367,6 +395,51 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     return cands if better is None else [better, *(c for c in cands if c is not better)]
 
 
+class _LineGate:
+    """Which lines of a passage may be quoted for a question. Prose always; a title line too (it scores low
+    unless a date is asked for); a field line ("Contributed by: …", "Research report: …") only when the
+    question asks for that field (its label's words, or synonyms, are in the question); a fragment (a bare
+    heading such as "Cornwall Council", "Links currently unavailable", a date) only when it holds the noun
+    the question asks for. So metadata never pads an answer to a question about something else."""
+
+    def __init__(self, question: str) -> None:
+        stems = set(tokenize([question])[0])
+        syn = _synonym_stems()
+        self.stems = stems | {alt for s in stems for alt in syn.get(s, set())}
+        word = focus_word(question)
+        self.focus = set(tokenize([word])[0]) if word else set()  # "which journal": type nouns count here
+        self.topical = bool(_TOPIC_WORDS.search(question))
+        self.question = question
+        self.dated = answer_type(question) == "date"
+
+    def allows(self, chunk: Chunk, start: int, end: int) -> bool:
+        line = _line_at(chunk.text, start, end)
+        kind = line_kind(line)
+        if kind == "prose" or _is_title_line(chunk.text[start:end], chunk.title, _section(chunk)):
+            return True
+        if kind == "field":
+            label, value = field_line(line) or ("", "")
+            if not value:
+                return False  # "Related publications:" heads a list; the records answer for it
+            if re.fullmatch(r"keywords?", label, re.I):
+                return self.topical
+            return bool(set(tokenize([label])[0]) & self.stems)
+        if self.dated and has_new_fact(line, self.question, "date"):
+            return True  # "2008", "Journal of Social Policy, 2014": the date a title was published
+        return bool(self.focus & set(tokenize([line])[0]))
+
+
+def _line_at(text: str, start: int, end: int) -> str:
+    """The whole line of `text` that holds the span start:end."""
+    stop = text.find("\n", end)
+    return text[text.rfind("\n", 0, start) + 1 : stop if stop != -1 else len(text)]
+
+
+def _section(chunk: Chunk) -> str | None:
+    section = chunk.metadata.get("section")
+    return section if isinstance(section, str) else None
+
+
 def _join_context(*texts: str | None) -> str | None:
     return " ".join(t for t in texts if t) or None
 
@@ -380,7 +453,10 @@ def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
         piece = text[s:e]
         if addresses_the_model(piece):
             continue
-        if _is_title_line(piece, best.hit.chunk.title) or piece.lower().startswith(("keywords", "contributed by")):
+        if (
+            _is_title_line(piece, best.hit.chunk.title, _section(best.hit.chunk))
+            or line_kind(_line_at(text, s, e)) != "prose"
+        ):
             if out:
                 break
             continue
@@ -388,6 +464,38 @@ def _overview(best: Candidate, sentences: int = 2) -> list[Candidate]:
         if len(out) >= sentences:
             break
     return out or [best]
+
+
+_ANNOUNCES = re.compile(
+    r"\b(?:two|three|four|five|six|2|3|4|5|6)\s+(?:[\w-]+\s+){0,2}?(?:forms|types|kinds|ways|parts|strands|sources|stages"
+    r"|options|approaches|dimensions|elements|groups|levels|steps|phases|areas|themes|aims|reasons)\b",
+    re.IGNORECASE,
+)
+_ENUMERATED = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|other|last|another|finally|next)\b", re.IGNORECASE)
+
+
+def _with_enumeration(chosen: list[Candidate]) -> list[Candidate]:
+    """A sentence that announces a count ("Co-production comes in two familiar forms.") brings the sentences
+    that enumerate them ("The first is …", "The other is …"), which its passage puts right after it."""
+    out: list[Candidate] = []
+    for cand in chosen:
+        out.append(cand)
+        if cand.order < 0 or not _ANNOUNCES.search(cand.text):
+            continue
+        text = cand.hit.chunk.text
+        for s, e in sentence_spans(text)[cand.order + 1 : cand.order + 5]:
+            piece = text[s:e]
+            if not _ENUMERATED.match(piece) or addresses_the_model(piece):
+                break
+            if all(piece != c.text for c in chosen):
+                out.append(Candidate(text=piece, hit=cand.hit, order=-1, start=s, score=cand.score))
+    return out
+
+
+def not_answered(parts: list[str]) -> str:
+    """The sentence saying which parts of a question the knowledge base does not answer."""
+    quoted = " or ".join(f"“{p.strip().rstrip('?.').strip()}”" for p in parts)
+    return f"(The knowledge base does not answer {quoted}.)"
 
 
 def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:
@@ -411,22 +519,27 @@ def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
     """Join sentences with [n] markers; one citation per distinct passage, numbered in order, each
     highlighting the sentences quoted from it."""
     by_chunk: dict[str, Citation] = {}
-    pieces: list[str] = []
-    for cand in chosen:
-        chunk = cand.hit.chunk
-        if chunk.id not in by_chunk:
-            by_chunk[chunk.id] = Citation(
-                len(by_chunk) + 1,
-                chunk.source,
-                chunk.title,
-                chunk.text,
-                cand.hit.dense or 0.0,
-                entry_id=chunk.metadata.get("entry_id"),
-            )
-        citation = by_chunk[chunk.id]
-        citation.highlights.append((cand.start, cand.start + len(cand.text)))
-        pieces.append(f"{normalize_space(cand.text)} [{citation.n}]")
+    pieces = [f"{normalize_space(cand.text)} [{cite(cand, by_chunk).n}]" for cand in chosen]
     return _join(pieces), list(by_chunk.values())
+
+
+def cite(cand: Candidate, by_chunk: dict[str, Citation]) -> Citation:
+    """The citation of a quoted sentence's passage (numbered in order of first use), its sentence highlighted."""
+    chunk = cand.hit.chunk
+    if chunk.id not in by_chunk:
+        by_chunk[chunk.id] = Citation(
+            len(by_chunk) + 1,
+            chunk.source,
+            chunk.title,
+            chunk.text,
+            cand.hit.dense or 0.0,
+            entry_id=chunk.metadata.get("entry_id"),
+        )
+    citation = by_chunk[chunk.id]
+    span = (cand.start, cand.start + len(cand.text))
+    if span not in citation.highlights:
+        citation.highlights.append(span)
+    return citation
 
 
 def _join(pieces: list[str]) -> str:
@@ -454,17 +567,64 @@ def _focus_stems(question: str) -> set[str]:
     return set(tokenize([word])[0])
 
 
-def _expand(sentence: str, passage: str) -> str:
-    """The sentence with abbreviations spelled out as its passage defines them ("PB" → "PB (participatory budgeting)")."""
+_PRONOUN_START = re.compile(r"^(?:It|Its|They|Their|This|These|He|His|She|Her)\b")
+
+
+def _pronoun_subjects(chunk: Chunk) -> dict[int, str]:
+    """Sentence start → the entry title its leading pronoun refers to, for sentences that continue a chain
+    about the entry: "X is a … It was set up in 2017 … It has twelve members" (the title line or a sentence
+    naming the title, then pronoun sentences). "The walks fed into the Flood Book. It sets out…" is not
+    resolved: that "It" is the book, not the entry."""
+    title = normalize_space(chunk.title).lower()
+    name = re.sub(r"^the\s+", "", title)
+    out: dict[int, str] = {}
+    chained = False
+    for s, e in sentence_spans(chunk.text):
+        sentence = normalize_space(chunk.text[s:e])
+        low = re.sub(r"^the\s+", "", sentence.lower())
+        if _PRONOUN_START.match(sentence):
+            if chained:
+                out[s] = chunk.title
+        else:
+            chained = bool(name) and (low.startswith(name) or _is_title_line(sentence, chunk.title))
+    return out
+
+
+def _in_entry(sentence: str, title: str) -> str:
+    """The sentence under its entry's title (unless it names the entry already)."""
+    if not title or normalize_space(title).lower()[:40] in normalize_space(sentence).lower():
+        return sentence
+    return f"{title}: {sentence}"
+
+
+def _expand(sentence: str, passage: str, subject: str | None = None) -> str:
+    """The sentence as it is scored: abbreviations spelled out as its passage defines them ("PB" →
+    "PB (participatory budgeting)") and a leading pronoun resolved to `subject`, the title of its entry
+    ("It ran from 2015…" → "It (Marlow Fen Water Voices) ran from 2015…")."""
     for abbr, long in abbreviations(passage).items():
         if re.search(rf"\b{abbr}\b", sentence) and long.lower() not in sentence.lower():
             sentence = re.sub(rf"\b{abbr}\b", f"{abbr} ({long})", sentence, count=1)
+    if subject and (m := _PRONOUN_START.match(sentence)):
+        sentence = f"{m.group()} ({subject}){sentence[m.end() :]}"
     return sentence
 
 
-def _is_title_line(sentence: str, title: str) -> bool:
-    s, t = normalize_space(sentence).lower(), normalize_space(title).lower()
-    return bool(t) and (s.startswith(t[:60]) or t.startswith(s.rstrip(".")))
+_AFTER_TITLE = re.compile(r"^[\s.:,;–—-]*(?:\([^()]{0,40}\))?[\s.]*$")
+
+
+def _is_title_line(sentence: str, title: str, section: str | None = None) -> bool:
+    """Is the sentence the entry's (or section's) title line — the title and at most a date in brackets?
+    "Marlow Fen Water Voices was a co-produced…" starts with its title but is the defining sentence."""
+    s = normalize_space(sentence).lower()
+    for name in (title, section):
+        t = normalize_space(name or "").lower()
+        if not t:
+            continue
+        if t.startswith(s.rstrip(".?")) and len(s) >= min(len(t), 12):
+            return True
+        if s.startswith(t) and _AFTER_TITLE.match(s[len(t) :]):
+            return True
+    return False
 
 
 def _words(text: str) -> set[str]:
@@ -498,7 +658,19 @@ class ExtractiveAnswerer:
         retrieve_ms = _ms(started)
         ctx = self.context
         answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold)
-        answer = answerer.answer(request.question, hits, context=request.follow.context)
+        answer = None
+        focus = [h for h in hits if h.chunk.metadata.get("entry_id") in request.follow.entry_ids]
+        if focus and len(focus) < len(hits):  # a follow-up is answered from the entries in focus first
+            # The conversation names the subject, so a short follow-up matches its passages less closely than a
+            # question naming it would: the bar is lowered, the asked kind of fact is still required.
+            within = Extractive(
+                ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold * FOCUS_THRESHOLD_SHARE
+            )
+            answer = within.answer(request.question, focus, context=request.follow.context)
+            if answer.abstained:
+                answer = None
+        if answer is None:
+            answer = answerer.answer(request.question, hits, context=request.follow.context)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if request.follow.standalone != request.question:
             answer.standalone_question = request.follow.standalone

@@ -15,11 +15,11 @@ from dataclasses import replace
 
 from kbqa.answer import Context, Request, prompt
 from kbqa.answer.extractive import ExtractiveAnswerer
-from kbqa.answer.verify import MARKER, Renumberer, Verifier
+from kbqa.answer.verify import MARKER, Renumberer, Verifier, claims, names
 from kbqa.errors import LLMError
 from kbqa.llm.client import LLMClient, Reply, resolve
-from kbqa.schema import Answer, Event, Final, FollowUp, Hit, Reset, TextDelta
-from kbqa.text import instructions_notice
+from kbqa.schema import Answer, Chunk, Event, Final, FollowUp, Hit, Reset, TextDelta
+from kbqa.text import instructions_notice, tokenize
 from kbqa.tokens import count_tokens
 
 _REFUSAL = re.compile(
@@ -42,7 +42,14 @@ def stream_answer(
     client: LLMClient,
     verifier: Verifier,
 ) -> Iterator[Event]:
-    """Stream the answer as it is generated (a `Reset` when a retry discards text), then its verified `Final`."""
+    """Stream the model's rewrite of the extractive answer as it is generated (a `Reset` when a retry or a
+    correction discards text), then its verified `Final`.
+
+    The model is never worse than the extractive answer by construction: its sentences that no passage
+    supports are left out, and every sentence of the extractive answer whose facts (numbers, and words
+    beyond the question's) the kept text does not state is added back verbatim, cited. If nothing of the
+    model's answer holds up, the extractive answer is shown, marked as a fallback, with the reason.
+    """
     started = time.perf_counter()
     if fallback.abstained:
         yield Final(
@@ -50,10 +57,18 @@ def stream_answer(
         )
         return
     cfg = client.config
-    # The passages the extractive answer quotes go first: small models lean on the first source.
-    cited = {c.text for c in fallback.citations}
-    ordered = [h.chunk for h in hits if h.chunk.text in cited] + [h.chunk for h in hits if h.chunk.text not in cited]
-    packed = prompt.answer_messages(question, ordered, cfg.context_window, cfg.max_output_tokens)
+    chunk_of = {h.chunk.text: h.chunk for h in hits}
+    cited = {c.n: chunk_of[c.text] for c in fallback.citations if c.text in chunk_of}
+    quoted, tail = quoted_sentences(fallback.answer)
+    draft = [(sentence, cited[n]) for sentence, n in quoted if n in cited]
+    # The passages the extractive answer quotes, in its order: the model is shown their quoted sentences only.
+    ordered = list({cited[n].id: cited[n] for _, n in quoted if n in cited}.values())
+    packed = prompt.answer_messages(question, ordered, cfg.context_window, cfg.max_output_tokens, draft=draft)
+    position = {c.id: i for i, c in enumerate(packed.passages, 1)}
+    if not draft or len(draft) != len(quoted) or any(chunk.id not in position for _, chunk in draft):
+        reason = "the passages of the extracted answer did not fit the model's prompt, so the LLM was not asked"
+        yield Final(replace(fallback, status="fallback", notice="; ".join(n for n in (fallback.notice, reason) if n)))
+        return
     renumber = Renumberer(len(packed.passages))
     text, reply, first_token = "", Reply(), None
     try:
@@ -86,10 +101,65 @@ def stream_answer(
         "prompt_tokens": sum(count_tokens(m["content"]) for m in packed.messages),
         "completion_tokens": count_tokens(reply.text),
     }
+    shown = text.strip()
+
+    def extractive(reason: str) -> Iterator[Event]:
+        if shown:
+            yield Reset(reason)
+            yield TextDelta(fallback.answer)
+        notes = [n for n in (fallback.notice, reason) if n]
+        yield Final(
+            replace(
+                fallback,
+                status="fallback",
+                model=reply.model or cfg.model,
+                usage=usage,
+                timings=timings,  # the time the model took counts: the user waited for it
+                notice="; ".join(notes),
+            )
+        )
+
+    if not MARKER.search(shown) and _REFUSAL.search(shown):
+        yield from extractive(
+            "the model declined although the passages answer the question; showing the extracted answer"
+        )
+        return
+    attributed, _ = verifier.attribute(shown, packed.passages, renumber.mapping)
+    model, dropped, pruned = supported_claims(attributed, renumber.mapping, packed.passages, verifier)
+    if not model:
+        yield from extractive(
+            "the model's answer could not be verified against the sources; showing the extracted answer"
+        )
+        return
+    missing = [  # a fact counts as kept only in a sentence that cites the passage it comes from
+        (sentence, position[chunk.id])
+        for sentence, chunk in draft
+        if not covers(" ".join(t for t, cites in model if position[chunk.id] in cites), sentence, question)
+    ]
+    if missing:  # the model's sentences that the restored quotes already say would only repeat them
+        restored = " ".join(sentence for sentence, _ in missing)
+        model = [(t, cites) for t, cites in model if not covers(restored, t, question)]
+    if not model:
+        yield from extractive(
+            "the model's rewrite left out facts of the extracted answer; showing the extracted answer"
+        )
+        return
+    if not (dropped or pruned or missing) and attributed == shown:  # it stands as streamed
+        body, mapping = shown + (f" {tail}" if tail else ""), renumber.mapping
+    else:
+        body, mapping = render(model, missing, tail)
+    if body != shown:
+        rest = body[len(shown) :].lstrip() if body.startswith(shown) else ""
+        if rest and body in (text + rest, text + " " + rest):
+            yield TextDelta(body[len(text) :])  # only added to: the streamed text stands
+        else:
+            yield Reset("checked against the sources: unsupported sentences left out, missing facts restored")
+            yield TextDelta(body)
+    cosine = {h.chunk.id: h.dense or 0.0 for h in hits}
     answer = Answer(
         question=fallback.question,
-        answer=text.strip(),
-        citations=[],
+        answer=body,
+        citations=verifier.citations(body, packed.passages, mapping, cosine),
         answerer="llm",
         timings=timings,
         standalone_question=fallback.standalone_question,
@@ -97,23 +167,77 @@ def stream_answer(
         usage=usage,
         confidence=fallback.confidence,
     )
-    if not MARKER.search(text) and _REFUSAL.search(text):
-        answer.status = "abstained"
-        yield Final(answer)
-        return
-    answer.answer, untraced = verifier.attribute(answer.answer, packed.passages, renumber.mapping)
-    cosine = {h.chunk.id: h.dense or 0.0 for h in hits}
-    answer.citations = verifier.citations(answer.answer, packed.passages, renumber.mapping, cosine)
     notes = []
     if packed.left_out:
         notes.append(instructions_notice(packed.left_out))
-    if not any(c.verified for c in answer.citations):
-        answer.status = "unsupported"
-        notes.append("no citation of this answer could be verified against its passage; treat it as unsupported")
-    elif untraced:
-        notes.append(f"{untraced} sentence(s) could not be traced to any passage")
+    if dropped:
+        notes.append(f"left out {dropped} sentence(s) of the model's answer that the sources do not support")
+    if missing:
+        notes.append(f"added {len(missing)} sentence(s) quoted from the sources that the model's answer left out")
     answer.notice = "; ".join(notes) or None
     yield Final(answer)
+
+
+def quoted_sentences(answer: str) -> tuple[list[tuple[str, int]], str]:
+    """The sentences of an extractive answer with their marker numbers ("… Sheffield and Hull. [1]" → …, 1),
+    and the uncited text after the last one (the part of a question the knowledge base does not answer)."""
+    found = list(re.finditer(r"\s*(.+?)\s*\[(\d+)\]", answer, re.S))
+    tail = answer[found[-1].end() :].strip() if found else answer.strip()
+    return [(m.group(1).strip(), int(m.group(2))) for m in found], tail
+
+
+def supported_claims(
+    answer: str, mapping: dict[int, int], passages: list[Chunk], verifier: Verifier
+) -> tuple[list[tuple[str, list[int]]], int, int]:
+    """The answer's sentences that cite a passage that supports them, each with the (prompt) numbers of the
+    passages that do; how many sentences were left out, and how many markers of kept ones. `mapping`: prompt
+    number → marker shown."""
+    number = {marker: n for n, marker in mapping.items()}
+    kept: list[tuple[str, list[int]]] = []
+    dropped = pruned = 0
+    for claim in claims(answer):
+        cites = [number[m] for m in claim.cites if m in number]
+        if good := [n for n in cites if verifier.support_nearby(claim.text, passages[n - 1])]:
+            kept.append((claim.text, good))
+            pruned += len(claim.cites) - len(good)
+        else:
+            dropped += 1
+    return kept, dropped, pruned
+
+
+def render(model: list[tuple[str, list[int]]], quoted: list[tuple[str, int]], tail: str) -> tuple[str, dict[int, int]]:
+    """The answer text: the model's sentences with their markers, then the quoted ones (as the extractive
+    answer shows them), then `tail`; markers numbered 1, 2, … in order of appearance. Returns the text and
+    the mapping prompt number → marker."""
+    mapping: dict[int, int] = {}
+
+    def marks(cites: list[int]) -> str:
+        return "".join(f"[{mapping.setdefault(n, len(mapping) + 1)}]" for n in cites)
+
+    pieces = []
+    for text, cites in model:
+        if text[-1:] in ".!?":
+            pieces.append(f"{text[:-1].rstrip()} {marks(cites)}{text[-1]}")
+        else:
+            pieces.append(f"{text} {marks(cites)}")
+    pieces += [f"{sentence} {marks([n])}" for sentence, n in quoted]
+    out = ""
+    for piece in pieces:  # list items and the lines after a lead-in go on lines of their own, as quoted
+        joiner = "\n" if piece.startswith(("•", "-", "*")) or re.sub(r"\s*\[\d+\]$", "", out).endswith(":") else " "
+        out = piece if not out else out + joiner + piece
+    return (f"{out} {tail}" if tail else out), mapping
+
+
+def covers(answer: str, sentence: str, question: str) -> bool:
+    """Does the answer state what the sentence states: its numbers and names as written, and its words
+    beyond the question's (stemmed)?"""
+    plain = re.sub(r"\s*\[\d+\]", "", answer)
+    if any(n not in plain for n in re.findall(r"\d+(?:[.,:]\d+)*", sentence)):
+        return False
+    if any(name.lower() not in plain.lower() for name in names(sentence)):
+        return False
+    words = set(tokenize([sentence])[0]) - set(tokenize([question])[0])
+    return words <= set(tokenize([plain])[0])
 
 
 class LLMAnswerer:

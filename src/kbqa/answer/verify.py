@@ -91,7 +91,7 @@ def claims(answer: str) -> list[Claim]:
     return out
 
 
-def _names(claim: str) -> list[str]:
+def names(claim: str) -> list[str]:
     """Capitalised words inside a sentence (not its first word): names of people, places, organisations."""
     words = re.findall(r"(?<=[\s(\"'‘“])[A-Z][a-z][\w-]*", claim)
     return [w for w in words if w not in _COMMON_CAPITALS]
@@ -112,7 +112,7 @@ class Verifier:
         if any(n not in passage.text for n in numbers):
             return False, 0.0
         where = f"{passage.title}\n{passage.text}".lower()
-        if any(name.lower()[:4] not in where for name in _names(claim)):
+        if any(name.lower()[:4] not in where for name in names(claim)):
             return False, 0.0  # a name the passage never mentions (by its first letters: Scottish ~ Scotland)
         claim_tokens = set(tokenize([claim])[0])
         if not claim_tokens:
@@ -127,6 +127,27 @@ class Verifier:
         vectors = self.embedder.embed([claim, *sentences])
         semantic = float(np.max(vectors[1:] @ vectors[0]))
         return semantic >= SEMANTIC_SUPPORT, max(lexical, semantic)
+
+    def support_nearby(self, claim: str, passage: Chunk, window: int = 3) -> bool:
+        """Stricter than `support`: the claim's names and numbers, and most of its words, are within a few
+        consecutive sentences of the passage — so a sentence that joins a name from one part of a passage to
+        a fact from another ("the resilience work took place in Tyneside") does not pass."""
+        if not self.support(claim, passage)[0]:
+            return False
+        spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+        texts = [passage.text[s:e] for s, e in spans]
+        numbers = re.findall(r"\d+(?:[.,]\d+)?", claim)
+        stems = [n.lower()[:4] for n in names(claim)]
+        words = set(tokenize([claim])[0])
+        for i in range(len(texts)):
+            near = " ".join(texts[i : i + window])
+            low = f"{passage.title}\n{near}".lower()
+            if any(n not in near for n in numbers) or any(n not in low for n in stems):
+                continue
+            found = set(tokenize([f"{passage.title} {near}"])[0])
+            if not words or len(words & found) / len(words) >= LEXICAL_SUPPORT:
+                return True
+        return False
 
     def attribute(self, answer: str, passages: list[Chunk], mapping: dict[int, int]) -> tuple[str, int]:
         """Add a marker to each sentence the model left uncited, pointing at the passage that best supports it.

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbqa.ingestion.clean import BULLET
-from kbqa.schema import Entry
+from kbqa.ingestion.records import MONTH, entry_records, section_record
+from kbqa.schema import Entry, Record
 
 
 @dataclass
@@ -61,6 +62,12 @@ def _parse_entries(lines: list[str], title_rows: list[int], source: str) -> list
         )
         main, chapters = _split_chapters(body)
         _read_fields(entry, main)
+        entry.records = entry_records(main, entry.title)
+        entry.dated_by = "title" if y0 is not None else None
+        if y0 is None:
+            _date_from_text(entry, main[1:])
+            if re.search(r"ongoing|present|now", m["when"], re.I):
+                entry.year_end = None  # "(ongoing)": dated from its text, still running
         parts.append(Part(entry=entry, section=page, text="\n".join(main).strip()))
         for j, chapter in enumerate(chapters):
             sub = Entry(
@@ -76,6 +83,18 @@ def _parse_entries(lines: list[str], title_rows: list[int], source: str) -> list
             if people and not orgs and len(authors) < 200:
                 sub.contributors = people
             _read_fields(sub, chapter)
+            own = next((r for r in entry.records if r.title == entry.title), None)
+            sub.records = [
+                Record(
+                    line=chapter[0],
+                    title=chapter[0],
+                    label="chapter",
+                    authors=list(sub.contributors),
+                    year=own.year if own else y0,
+                    venue=entry.title,
+                    publisher=own.publisher if own else None,
+                )
+            ]
             parts.append(Part(entry=sub, section=entry.title, text="\n".join(chapter).strip()))
     return parts
 
@@ -148,6 +167,9 @@ def _parse_sections(lines: list[str], source: str) -> list[Part]:
             sections[-1][1].extend(h for h in heading_run if h != doc_title)
         else:
             sections.append((None, heading_run))
+    _read_fields(entry, [line for para in paragraphs for line in para.split("\n")])
+    entry.records = [r for name, paras in sections if name and (r := section_record(name, paras))]
+    _date_from_text(entry, paragraphs)
     parts = []
     for name, paras in sections:
         body_lines = ([name] if name else []) + paras
@@ -182,6 +204,36 @@ def _is_heading_paragraph(para: str) -> bool:
 
 def _strip_hash(line: str) -> str:
     return re.sub(r"^#+\s*", "", line).strip()
+
+
+_TEXT_SPAN = re.compile(
+    rf"\b(?i:from|between)\s+(?:{MONTH}\s+)?(?P<start>(?:19|20)\d\d)\s+(?:to|until|and|–|-)\s+"
+    rf"(?:{MONTH}\s+)?(?P<end>(?:19|20)\d\d|the present|now)\b"
+)
+_TEXT_START = re.compile(
+    rf"\b(?:was|were|been)\s+(?:first\s+)?(?:set up|founded|formed|established|launched|started|created|begun)"
+    rf"\s+in\s+(?:(?:early|late|mid-?)\s*)?(?:{MONTH}\s+)?(?P<start>(?:19|20)\d\d)\b"
+    rf"|\b(?i:began|started)\s+in\s+(?:{MONTH}\s+)?(?P<began>(?:19|20)\d\d)\b"
+)
+TEXT_DATE_CHARS = 700  # the opening of an entry, where it says when it ran ("It ran from April 2015 to …")
+
+
+def _date_from_text(entry: Entry, paragraphs: list[str]) -> None:
+    """An entry without years in its title line is dated by its opening text: a span ("ran from April 2015
+    to September 2017", "From November 2015 to August 2016 …") or a start ("was founded in March 2016":
+    running since). So listing by year finds it."""
+    opening = " ".join(p for p in paragraphs if p)[:TEXT_DATE_CHARS]
+    span, start = _TEXT_SPAN.search(opening), _TEXT_START.search(opening)
+    if span and (not start or span.start() <= start.start()):
+        end = span["end"]
+        entry.year_start = int(span["start"])
+        entry.year_end = int(end) if end.isdigit() else None
+        entry.year_end = max(entry.year_end, entry.year_start) if entry.year_end else None
+    elif start:
+        entry.year_start, entry.year_end = int(start["start"] or start["began"]), None
+    else:
+        return
+    entry.dated_by = "text"
 
 
 def parse_years(when: str) -> tuple[int | None, int | None]:

@@ -1,0 +1,375 @@
+"""Bibliographic questions answered from the entries' publication records (see `kbqa.schema.Record`).
+
+"Who wrote 'Participatory Budgeting in Scotland …'?", "Which journal published …?", "Which publisher?",
+"Which Bovaird and Loeffler publications are from 2008?", "Which is older, A or B?": the record(s) the
+question names are found by title, author, year, list label ("policy papers") or entry, and the asked
+fields are stated from them, each cited to the passage and line the record was read from. A question
+that names no record, or asks for no field a record has, is left to the other answerers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbqa.answer import Context, Request
+from kbqa.answer.entities import best_mentions
+from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, Record, TextDelta
+from kbqa.text import focus_word, normalize_space, tokenize
+
+FIELD_PATTERNS = {
+    "authors": re.compile(
+        r"\bwho (?:wrote|authored|co-?wrote|co-?authored|edited|produced)\b|\bauthors?\b|\bwritten by\b"
+        r"|\bwho (?:is|are|was|were) (?:behind|responsible for)\b",
+        re.I,
+    ),
+    "venue": re.compile(
+        r"\bjournals?\b|\bin which (?:book|volume|collection|series)\b|\bwhich (?:book|volume|collection|series)\b"
+        r"|\bwhere (?:was|were|did|is|has)\b.*\b(?:published|appear(?:ed)?|printed)\b|\bappear(?:ed|s)? in\b",
+        re.I,
+    ),
+    "publisher": re.compile(r"\bpublishers?\b|\bwho published\b|\bpublished by\b|\bpublishing house\b", re.I),
+    "year": re.compile(
+        r"\b(?:when|what year|which year|what date)\b.*\b(?:published|publish|come out|came out|appear(?:ed)?|released"
+        r"|written|issued|held|produced)\b",
+        re.I,
+    ),
+    "volume": re.compile(r"\bvolume\b|\bissue\b", re.I),
+}
+_LISTING = re.compile(
+    r"^\W*(?:and\s+)?(?:which|what|list|name|show me)\b"
+    r"(?:\s+(?!(?:is|are|was|were|did|does|do|has|have|had|can|will)\b)(?![a-z]+ed\b)[\w'’.-]+){0,6}?\s+"
+    r"(?P<kind>publications?|papers?|reports?|chapters?|books?|articles?|briefings?|outputs?)\b",
+    re.I,
+)
+_COMPARE = re.compile(
+    r"\bwhich (?:is|was|came|one is|one was)?\s*(?P<how>older|newer|earlier|later|more recent|first)\b", re.I
+)
+_QUOTED = re.compile(r"[‘'\"“](?P<q>[^‘'\"“”’]{10,200})[’'\"”]")
+_YEARS = re.compile(r"\b((?:19|20)\d\d)\b")
+_JOURNAL = re.compile(r"\bjournals?\b", re.I)
+MIN_TITLE_SHARE = 0.6  # of a record title's words that the question must contain to name it
+MIN_TITLE_WORDS = 3
+
+
+@dataclass
+class Found:
+    """A record with the entry it belongs to."""
+
+    entry: Entry
+    record: Record
+
+
+@dataclass
+class PubQuery:
+    """A recognised bibliographic question: the fields asked for and the records it is about."""
+
+    fields: list[str]
+    found: list[Found]
+    listing: bool = False
+    compare: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def all_records(entries: list[Entry]) -> list[Found]:
+    return [Found(e, r) for e in entries for r in e.records]
+
+
+def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), recent: str = "") -> PubQuery | None:
+    """Recognise a bibliographic question over the records of `entries`. `focus`: the entries a follow-up
+    is about; `recent`: the last question and answer of the conversation (the record "it" refers to)."""
+    records = all_records(entries)
+    if not records:
+        return None
+    fields = [name for name, pattern in FIELD_PATTERNS.items() if pattern.search(question)]
+    listing = _LISTING.search(question)
+    compare = _COMPARE.search(question)
+    named = _named_records(question, records, entries) or _own_records(question, records, entries)
+    if compare and len(named) >= 2:
+        return PubQuery(["year"], named[:2], compare=compare["how"].lower())
+    if fields and named:
+        return PubQuery(fields, named[:1]) if _has_any(named[0].record, fields) else None
+    if listing:
+        found = _listed(question, records, entries, focus, listing["kind"].lower())
+        return PubQuery(fields, found, listing=True) if found else None
+    if titled := _by_title_noun(question, records, entries):
+        return PubQuery(fields, titled, listing=True)
+    if fields and focus:
+        chosen = _in_focus(records, focus, fields, recent, entries)
+        return PubQuery(fields, chosen) if chosen else None
+    return None
+
+
+def _named_records(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
+    """Records the question names by title: a quoted part of the title, or most of the title's words
+    beyond those that name an entry ("…publish findings from the Enabling Social Action Programme" does
+    not name the record "Enabling social action methodology")."""
+    q = _plain(question)
+    q_stems = set(tokenize([question])[0])
+    for e in best_mentions(question, entries):
+        q_stems -= set(tokenize([e.title])[0])
+    scored = []
+    for f in records:
+        title = _plain(f.record.title)
+        quoted = [m["q"].strip(" ?.") for m in _QUOTED.finditer(question)]
+        if any(len(x) >= 10 and _plain(x) in title for x in quoted) or (len(title) >= 20 and title in q):
+            scored.append((2.0, f))
+            continue
+        stems = set(tokenize([f.record.title])[0])
+        share = len(stems & q_stems) / len(stems) if stems else 0.0
+        if len(stems & q_stems) >= min(MIN_TITLE_WORDS, len(stems)) and share >= MIN_TITLE_SHARE:
+            scored.append((share, f))
+    scored.sort(key=lambda x: x[0], reverse=True)
+    if not scored:
+        return []
+    top = scored[0][0]
+    return [f for s, f in scored if s >= top - 0.15]
+
+
+def _own_records(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
+    """The record of a named entry that is itself a publication ("When was the … briefing published?": the
+    entry's own dated line, "December 2018"; a book's "Routledge, 2017")."""
+    named = {e.entry_id for e in best_mentions(question, entries)}
+    return [f for f in records if f.entry.entry_id in named and f.record.title == f.entry.title]
+
+
+def _by_title_noun(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
+    """ "Which two workshops did the Enabling Social Action Programme publish findings from?": the records of
+    the named entry whose titles hold the noun asked for ("Findings from Workshop 1: …")."""
+    word = focus_word(question)
+    mentioned = best_mentions(question, entries)
+    if not word or not mentioned or not re.fullmatch(r"[a-z]{3,}[^s]s", word):
+        return []  # a plural noun asked for, of a named entry
+    stem = set(tokenize([word])[0])
+    if any(stem & set(tokenize([e.title])[0]) for e in mentioned):
+        return []
+    named = {e.entry_id for e in mentioned}
+    found = [f for f in records if f.entry.entry_id in named and stem & set(tokenize([f.record.title])[0])]
+    return found if len(found) >= 2 else []
+
+
+def _in_focus(
+    records: list[Found], focus: tuple[str, ...], fields: list[str], recent: str, entries: list[Entry]
+) -> list[Found]:
+    """For a follow-up ("Which publisher?", "In what year was it published?"): the record the last turn
+    named, else the first record of the entries in focus that has the field."""
+    mine = [f for f in records if f.entry.entry_id in focus]
+    named = [f for f in _named_records(recent, mine, []) if _has_any(f.record, fields)] if recent else []
+    if named:
+        return named[:1]
+    for entry_id in focus:
+        for f in mine:
+            if f.entry.entry_id == entry_id and _has_any(f.record, fields):
+                return [f]
+    return []
+
+
+def _listed(
+    question: str, records: list[Found], entries: list[Entry], focus: tuple[str, ...], kind: str
+) -> list[Found]:
+    """The records a listing question asks for: by author, year, list label, kind, journal, named entry."""
+    q_stems = set(tokenize([question])[0])
+    people = _people_named(question, records)
+    years = {int(y) for y in _YEARS.findall(question)}
+    pool = records
+    named_entries = {e.entry_id for e in best_mentions(question, entries)}
+    labelled = [f for f in pool if f.record.label and set(tokenize([f.record.label])[0]) <= q_stems]
+    if labelled:
+        pool = labelled
+    elif kind.startswith("chapter"):
+        pool = [f for f in pool if f.record.label == "chapter"]
+    elif kind.startswith("report"):
+        pool = [f for f in pool if re.search(r"report", f"{f.record.label} {f.record.title}", re.I)]
+    if named_entries:
+        pool = [
+            f for f in pool if f.entry.entry_id in named_entries or f.entry.parent in _titles(entries, named_entries)
+        ]
+    elif focus and not people and re.search(r"\b(?:that|this|the same|its|their)\b", question, re.I):
+        pool = [f for f in pool if f.entry.entry_id in focus]
+    if people:
+        strict = [f for f in pool if all(any(p in a for a in f.record.authors) for p in people)]
+        narrowed = _narrow(strict, question, years)
+        if not narrowed:  # a list of someone's publications: the other records of the entries that hold theirs
+            holders = {f.entry.entry_id for f in strict} | {
+                e.entry_id for e in entries if all(any(p in c for c in e.contributors) for p in people)
+            }
+            narrowed = _narrow([f for f in pool if f.entry.entry_id in holders], question, years)
+        return narrowed
+    if not (labelled or named_entries or years or _JOURNAL.search(question)) and not (focus and pool is not records):
+        return []  # "which papers …" with nothing to narrow it by: not a question about the records
+    return _narrow(pool, question, years)
+
+
+def _narrow(found: list[Found], question: str, years: set[int]) -> list[Found]:
+    if years:
+        found = [f for f in found if f.record.year in years]
+    if _JOURNAL.search(question):
+        found = [f for f in found if f.record.venue and _JOURNAL.search(f.record.venue)]
+    return found
+
+
+def _people_named(question: str, records: list[Found]) -> list[str]:
+    """Surnames of record authors that occur in the question ("Bovaird and Loeffler")."""
+    names = {a for f in records for a in f.record.authors}
+    return sorted({n.split()[-1] for n in names if re.search(rf"\b{re.escape(n.split()[-1])}\b", question)})
+
+
+def _titles(entries: list[Entry], ids: set[str]) -> set[str]:
+    return {e.title for e in entries if e.entry_id in ids}
+
+
+def _has_any(record: Record, fields: list[str]) -> bool:
+    return any(_value(record, f) for f in fields)
+
+
+def _value(record: Record, name: str) -> str | None:
+    if name == "authors":
+        people = ", ".join(record.authors)
+        orgs = ", ".join(record.organisations)
+        return f"{people} ({orgs})" if people and orgs else people or orgs or None
+    if name == "year":
+        return record.date or (str(record.year) if record.year else None)
+    return getattr(record, name)
+
+
+def _plain(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return normalize_space(re.sub(r"[^\w\s']", " ", text))
+
+
+def _name(record: Record, year: bool = True) -> str:
+    return f"“{record.title}”" + (f" ({record.year})" if record.year and year else "")
+
+
+def sentence_for(f: Found, fields: list[str]) -> str:
+    """One sentence stating the asked fields of a record (what it does not record is said too)."""
+    r = f.record
+    said, missing = [], []
+    for name in fields:
+        value = _value(r, name)
+        if not value:
+            missing.append({"authors": "its authors", "venue": "where it appeared", "publisher": "its publisher",
+                            "year": "its date", "volume": "its volume or issue"}[name])  # fmt: skip
+            continue
+        said.append(
+            {
+                "authors": f"is by {value}",
+                "venue": f"appeared in {value}" + (f", {r.volume}" if r.volume and "volume" not in fields else ""),
+                "publisher": f"was published by {value}" + (f" ({r.place})" if r.place else ""),
+                "year": f"is dated {value}",
+                "volume": f"is in volume/issue {value}",
+            }[name]
+        )
+    text = f"{_name(r, 'year' not in fields)} " + (", and ".join(said) if said else "is listed")
+    if missing:
+        text += f"; the entry does not give {' or '.join(missing)}"
+    return text + "."
+
+
+def list_item(f: Found) -> str:
+    r = f.record
+    bits = [f"“{r.title}”"]
+    if r.date or r.year:
+        bits.append(f"({r.date or r.year})")
+    if r.authors or r.organisations:
+        bits.append("— " + ", ".join(r.authors + r.organisations))
+    if r.venue:
+        bits.append(f"— {r.venue}" + (f", {r.volume}" if r.volume else ""))
+    if r.publisher:
+        bits.append(f"— {r.publisher}")
+    return "• " + " ".join(bits)
+
+
+def compose(query: PubQuery, question: str, cite: dict[int, Citation | None]) -> Answer:
+    """The answer text with one citation per record (numbered in order of appearance)."""
+    marks = {i: f" [{c.n}]" if c else "" for i, c in cite.items()}
+    if query.compare:
+        a, b = query.found[0], query.found[1]
+        if not (a.record.year and b.record.year) or a.record.year == b.record.year:
+            lines = [sentence_for(a, ["year"]) + marks[0], sentence_for(b, ["year"]) + marks[1]]
+        else:
+            older, newer = (a, b) if a.record.year < b.record.year else (b, a)
+            io, inn = (0, 1) if older is a else (1, 0)
+            lines = [f"{_name(older.record)} is older than {_name(newer.record)}.{marks[io]}{marks[inn]}"]
+        text = " ".join(lines)
+    elif query.listing:
+        n = len(query.found)
+        head = f"{n} {'record matches' if n == 1 else 'records match'}:"
+        text = "\n".join([head, *(list_item(f) + marks[i] for i, f in enumerate(query.found))])
+    else:
+        text = sentence_for(query.found[0], query.fields) + marks[0]
+    citations = sorted({c.n: c for c in cite.values() if c}.values(), key=lambda c: c.n)
+    return Answer(question, text, citations, answerer="publications", confidence=1.0)
+
+
+class PublicationAnswerer:
+    """Bibliographic questions, answered from the catalogue's publication records."""
+
+    name = "publications"
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def accepts(self, request: Request) -> bool:
+        return self._match(request) is not None
+
+    def _match(self, request: Request) -> PubQuery | None:
+        entries = [e for e in self.context.entries(request.filters)]
+        recent = " ".join(request.turns[-1]) if request.turns else ""
+        return match(request.question, entries, request.follow.entry_ids, recent)
+
+    def stream(self, request: Request) -> Iterator[Event]:
+        started = time.perf_counter()
+        query = self._match(request)
+        if query is None:  # the index changed since `accepts`
+            answer = Answer(request.question, "The knowledge base does not list that publication.", [], "abstained")
+            yield TextDelta(answer.answer)
+            yield Final(answer)
+            return
+        ids = list(dict.fromkeys(cid for f in query.found for cid in f.entry.chunk_ids))
+        found = self.context.chunks(ids)
+        vector = self.context.embedder.embed_one(request.question)
+        cite: dict[int, Citation | None] = {}
+        by_chunk: dict[str, Citation] = {}
+        for i, f in enumerate(query.found):
+            chunks = [found[c][0] for c in f.entry.chunk_ids if c in found]
+            chunk, spans = locate(f.record, chunks)
+            if chunk is None:
+                cite[i] = None
+                continue
+            if chunk.id not in by_chunk:
+                vec = found[chunk.id][1]
+                score = float(np.dot(vec, vector)) if vec is not None else 0.0
+                by_chunk[chunk.id] = Citation(
+                    len(by_chunk) + 1, chunk.source, f.entry.title, chunk.text, score, entry_id=f.entry.entry_id
+                )
+            citation = by_chunk[chunk.id]
+            citation.highlights.extend(s for s in spans if s not in citation.highlights)
+            cite[i] = citation
+        answer = compose(query, request.question, cite)
+        if request.follow.standalone != request.question:
+            answer.standalone_question = request.follow.standalone
+        ms = (time.perf_counter() - started) * 1000
+        answer.timings = {"retrieve_ms": 0.0, "answer_ms": ms}
+        yield TextDelta(answer.answer)
+        yield Final(answer)
+
+
+def locate(record: Record, chunks: list[Chunk]) -> tuple[Chunk | None, list[tuple[int, int]]]:
+    """The passage holding a record's line (and its title line, if separate), with the lines' offsets."""
+    line = normalize_space(record.line)
+    best: tuple[Chunk | None, list[tuple[int, int]]] = (None, [])
+    for chunk in chunks:
+        spans = [
+            (m.start(), m.end())
+            for m in re.finditer(r"[^\n]+", chunk.text)
+            if normalize_space(m.group()) in (line, normalize_space(record.title))
+            or (len(line) > 30 and line[:60] in normalize_space(m.group()))
+        ]
+        if spans and (best[0] is None or len(spans) > len(best[1])):
+            best = (chunk, sorted(spans))
+    return best

@@ -1,0 +1,111 @@
+"""Catalogue questions (kbqa.answer.catalog): time criteria, counts, whole-catalogue lists, contributors of a
+named entry, topic lists, and partial matches — each rule with cases of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbqa.answer.catalog import YearSpec, match, year_spec
+from kbqa.schema import Entry
+from tests.test_text_rules import _corpus_entries
+
+
+@pytest.mark.parametrize(
+    ("question", "spec"),
+    [
+        ("Which projects ran in 2016?", ("during", 2016, 2016)),
+        ("Which projects ran from 2014 to 2016?", ("overlap", 2014, 2016)),
+        ("Which projects ran between 2014 and 2016?", ("overlap", 2014, 2016)),
+        ("Which entry is dated 2016-2017?", ("exact", 2016, 2017)),
+        ("Which projects started in 2018?", ("start", 2018, 2018)),
+        ("Which projects began in 2013?", ("start", 2013, 2013)),
+        ("Which projects ended in 2017?", ("end", 2017, 2017)),
+        ("Which projects started after 2015?", ("after", 2015, 2015)),
+        ("Which projects were still running in 2019?", ("during", 2019, 2019)),
+        ("Which projects are about libraries?", None),
+    ],
+)
+def test_year_criteria(question, spec):
+    found = year_spec(question)
+    assert (found.kind, found.first, found.last) == spec if spec else found is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "last", "years", "matches"),
+    [
+        ("during", 2016, 2016, (2013, 2017), True),
+        ("during", 2016, 2016, (2018, 2020), False),
+        ("during", 2019, 2019, (2012, None), True),  # still running
+        ("overlap", 2014, 2016, (2016, 2017), True),
+        ("overlap", 2014, 2016, (2017, 2019), False),
+        ("exact", 2016, 2017, (2016, 2017), True),
+        ("exact", 2016, 2017, (2016, 2018), False),
+        ("start", 2018, 2018, (2018, 2019), True),
+        ("end", 2017, 2017, (2013, 2017), True),
+        ("after", 2015, 2015, (2016, None), True),
+        ("after", 2015, 2015, (2015, 2016), False),
+    ],
+)
+def test_year_spec_matches_entries_by_their_span(kind, first, last, years, matches):
+    entry = Entry("e#0", "e", "E", year_start=years[0], year_end=years[1])
+    assert YearSpec(kind, first, last).matches(entry) is matches
+
+
+def _titles(question, topic=None):
+    entries = _corpus_entries()
+    search = (lambda t: [e for e in entries if e.title in topic.get(t, set())]) if topic else (lambda t: [])
+    meta = match(question, entries, search)
+    return meta, ({e.title for e in meta.entries} if meta else None)
+
+
+def test_listing_by_time_uses_title_and_text_dates():
+    meta, titles = _titles("Which projects ran in 2016?")
+    assert "Enabling Social Action: guidance" in titles  # dated by its text (2015 –, ongoing)
+    assert "Enabling social action" in titles  # a plain document: "took place from November 2015 to August 2016"
+    assert "Co-production for Sustainability" in titles and "Enabling Social Action Programme" not in titles
+    _, titles = _titles("Which projects started in 2018?")
+    assert {"Enabling Social Action Programme", "Developing tools for co-creation"} <= titles
+    assert "Co-production for Sustainability" not in titles
+
+
+def test_whole_catalogue_lists_and_counts():
+    meta, titles = _titles("How many entries are in the knowledge base?")
+    assert meta.field == "all" and meta.count and len(meta.entries) == 13  # top-level entries: chapters are in one
+    meta, _ = _titles("List all projects in the knowledge base.")
+    assert meta.field == "all" and not meta.count
+
+
+def test_contributors_of_a_named_entry():
+    meta, titles = _titles("Who contributed the Co-production for Sustainability entry?")
+    assert meta.field == "contributors" and titles == {"Co-production for Sustainability"}
+    meta, titles = _titles("Who contributed the entry on developing tools for co-creation?")
+    assert titles == {"Developing tools for co-creation"}
+
+
+def test_topic_lists_come_from_the_passages_that_mention_the_topic():
+    topic = {"Scotland": {"Local solutions to local problems: innovation in public participation"}}
+    meta, titles = _titles("List all projects in Scotland", topic)
+    assert meta.field == "topic" and titles == topic["Scotland"]
+    meta, titles = _titles(
+        "Which entries are about participatory budgeting, and who contributed them?", {"participatory budgeting": set()}
+    )
+    assert meta.with_contributors and "Mainstreaming participatory budgeting" in " ".join(titles)  # its keyword
+
+
+def test_a_question_matching_only_in_part_says_what_each_part_matched():
+    meta, titles = _titles("Which projects did Angie Hart contribute to in 2019?")
+    assert titles == set() and meta.partial and "Angie Hart" in meta.partial and "2019" in meta.partial
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many work packages was the Imagine research organised into?",  # about an entry's text
+        "How many comparative and conceptual studies does the volume include?",
+        "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
+        "Which projects are about underwater basket weaving?",  # a topic nothing mentions
+    ],
+)
+def test_questions_about_the_text_are_not_catalogue_questions(question):
+    meta, _ = _titles(question)
+    assert meta is None

@@ -1,0 +1,113 @@
+"""Follow-ups (kbqa.conversation): the standalone question is one plain sentence about the entry in focus,
+elliptical and 'which one' follow-ups are recognised, a pick from a listed answer keeps its citation, and a
+follow-up asking for a field of the entry in focus is answered from that entry."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbqa.conversation import Turn, from_previous_list, is_elliptical, resolve
+from kbqa.schema import Citation
+
+IMAGINE = Turn(
+    "Tell me about the Imagine project.",
+    "Imagine was a five-year research project … [1]",
+    "Tell me about the Imagine project.",
+    "Imagine: the social, historical, cultural and democratic context of civic engagement",
+    ("000#2",),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "standalone"),
+    [
+        ("Who ran it?", "Who ran Imagine?"),
+        ("When did it end?", "When did Imagine end?"),
+        ("Who coordinated its cultural strand?", "Who coordinated Imagine’s cultural strand?"),
+        ("When did the project end?", "When did Imagine end?"),
+        ("Which publisher?", "Which publisher (Imagine)?"),
+        ("Who held the post before her?", "Who held the post before her (Imagine)?"),
+    ],
+)
+def test_the_standalone_question_is_one_plain_sentence_about_the_topic(question, standalone):
+    assert resolve(question, [IMAGINE]).standalone == standalone
+
+
+def test_standalone_questions_never_nest_earlier_turns():
+    turns = [IMAGINE]
+    for question in ["Who ran it?", "When did it end?", "And who funded it?"]:
+        follow = resolve(question, turns)
+        turns.append(Turn(question, "…", follow.standalone, IMAGINE.topic, IMAGINE.entry_ids))
+    assert turns[-1].standalone == "And who funded Imagine?"
+    assert all(t.standalone.count("(") <= 1 for t in turns)
+
+
+@pytest.mark.parametrize(
+    ("question", "elliptical"),
+    [
+        ("Which publisher?", True),
+        ("Across how many projects?", True),
+        ("What year?", True),
+        ("Which projects started in 2018?", False),
+        ("What is participatory budgeting?", False),
+        ("Which Imagine strand?", False),  # names something of its own
+    ],
+)
+def test_elliptical_questions(question, elliptical):
+    assert is_elliptical(question) is elliptical
+
+
+def _listed() -> Turn:
+    answer = (
+        "3 records match:\n"
+        "• “Fad or fact” (2008) [1]\n"
+        "• “What Does the Evidence Tell Us?” (2016) — International Journal of Public Administration [1]\n"
+        "• “Activating Citizens” (2014) — Journal of Social Policy [2]"
+    )
+    cites = tuple(Citation(n, "003.txt", "From engagement", f"passage {n}", 0.5, entry_id="003#0") for n in (1, 2))
+    return Turn("Which publications appeared in journals?", answer, "…", "From engagement", ("003#0",), cites)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "cited"),
+    [
+        ("and the second one?", "The second one is “What Does the Evidence Tell Us?” (2016)", "passage 1"),
+        ("And the last one?", "The last one is “Activating Citizens” (2014)", "passage 2"),
+        ("Which one came out in 2016?", "“What Does the Evidence Tell Us?” (2016)", "passage 1"),
+        ("Which one came out in 1999?", None, None),  # no item matches
+        ("Which one was most popular?", None, None),  # nothing in the list says
+    ],
+)
+def test_a_pick_from_a_listed_answer_keeps_the_items_citation(question, expected, cited):
+    answer = from_previous_list(question, _listed())
+    if expected is None:
+        assert answer is None
+        return
+    assert answer.answer.startswith(expected) and answer.answer.endswith("[1]")
+    assert [c.text for c in answer.citations] == [cited] and answer.citations[0].n == 1
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "must"),
+    [
+        (["What was the 'Local solutions to local problems' project about?"], "When did it run?", "2016"),
+        (["Tell me about the Imagine project that ran from 2013 to 2017."], "Who coordinated its cultural strand?", "Kate Pahl"),
+        (["Which book collects chapters on public service reform in Eastern and Western Europe?"], "Which publisher?", "Routledge"),
+        (["What policy papers are listed under the Enabling Social Action guidance entry?"], "and the second one?",
+         "Making the case"),
+    ],
+)  # fmt: skip
+def test_follow_ups_are_answered_from_the_entry_in_focus(corpus_kb, history, question, must):
+    chat = corpus_kb.conversation()
+    for earlier in history:
+        chat.ask(earlier)
+    answer = chat.ask(question)
+    assert not answer.abstained and must in answer.answer, answer.answer
+    assert answer.standalone_question and "(" not in answer.standalone_question.split("(", 1)[-1]  # no nesting
+
+
+def test_refusals_name_only_a_real_noun(corpus_kb):
+    chat = corpus_kb.conversation()
+    chat.ask("Who funded the Local solutions to local problems trial?")
+    answer = chat.ask("What else?")
+    assert "the else" not in answer.answer

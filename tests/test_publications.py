@@ -1,0 +1,115 @@
+"""Bibliographic questions answered from the publication records (kbqa.answer.publications): which
+record a question names, which fields it asks for, and that each answer cites the line it states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kbqa.answer.publications import match
+from tests.test_text_rules import _corpus_entries
+
+FADS = "User and community co-production of public services: Fad or fact, nuisance or necessity?"
+EVIDENCE = "User and Community Co-Production of Public Services: What Does the Evidence Tell Us?"
+
+
+@pytest.mark.parametrize(
+    ("question", "fields", "titles"),
+    [
+        ("Who wrote the 2014 publication on unlocking the value of youth services through co-production?", ["authors"],
+         ["Transforming Youth Services: unlocking the value of youth services through co-production"]),
+        (f"Which journal published '{EVIDENCE}'?", ["venue"], [EVIDENCE]),
+        ("Which journal published the article asking what the evidence tells us about user and community co-production?",
+         ["venue"], [EVIDENCE]),
+        ("Who published 'Co-producing Research: A Community Development Approach'?", ["publisher"],
+         ["Co-producing Research: A Community Development Approach"]),
+        ("In which volume and issue of the International Journal of Operations and Production Management did "
+         "'Examining networked NGO services' appear?", ["venue", "volume"],
+         ["Examining networked NGO services: Reconceptualising value co-creation"]),
+    ],
+)  # fmt: skip
+def test_field_questions_name_one_record(question, fields, titles):
+    query = match(question, _corpus_entries())
+    assert query is not None and not query.listing
+    assert query.fields == fields and [f.record.title for f in query.found] == titles
+
+
+@pytest.mark.parametrize(
+    ("question", "titles"),
+    [
+        ("Which Bovaird and Loeffler publications are from 2008?",
+         {FADS, "Innovation in public engagement and co-production of services"}),
+        ("Which 2017 policy papers are listed under the Enabling Social Action guidance?",
+         {"A description of social action", "Making the case for social action in the public sector",
+          "Leadership and culture change to enable social action", "Commissioning for social action",
+          "Creating the conditions for social action", "Enabling social action methodology"}),
+        ("Which chapter did Tony Bovaird co-write with Steve Martin?",
+         {"Citizen and User Participation in the UK: Experiences and Trends"}),
+        ("Which two workshops did the Enabling Social Action Programme publish findings from?",
+         {"Findings from Workshop 1: Building the space for social action",
+          "Findings from Workshop 2: Changing roles and relationships"}),
+    ],
+)  # fmt: skip
+def test_listing_questions_gather_the_records_they_name(question, titles):
+    query = match(question, _corpus_entries())
+    assert query is not None and query.listing
+    assert {f.record.title for f in query.found} == titles
+
+
+def test_which_is_older_compares_two_named_records():
+    query = match(
+        "Which is older, 'Fad or fact, nuisance or necessity?' or 'What Does the Evidence Tell Us?'", _corpus_entries()
+    )
+    assert query is not None and query.compare == "older"
+    assert {f.record.title for f in query.found} == {FADS, EVIDENCE}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did the briefing recommend?",
+        "What were the main sources the New Economics Foundation used to gather insights on enabling social action?",
+        "Which government office's Social Action Team collaborated with NEF on the Enabling Social Action project?",
+        "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
+        "Who wrote the report on the moon landings?",
+        "Which papers?",  # nothing to narrow the list by
+    ],
+)
+def test_questions_about_other_things_are_left_to_the_other_answerers(question):
+    assert match(question, _corpus_entries()) is None
+
+
+def test_a_follow_up_asks_for_a_field_of_the_record_in_focus():
+    entries = _corpus_entries()
+    book = next(e for e in entries if e.title == "Improving Public Services in East and West European Countries")
+    query = match("Which publisher?", entries, focus=(book.entry_id,))
+    assert query is not None and query.found[0].record.publisher == "Routledge"
+    doc = next(e for e in entries if e.title.startswith("From engagement to co-production"))
+    recent = f"Which journal published '{EVIDENCE}'? “{EVIDENCE}” appeared in International Journal of Public Administration."
+    query = match("And in what year was it published?", entries, focus=(doc.entry_id,), recent=recent)
+    assert query is not None and query.found[0].record.title == EVIDENCE
+
+
+@pytest.mark.parametrize(
+    ("question", "must"),
+    [
+        ("Who are the authors of 'Commissioning for Outcomes and Co-production: a new model for commissioning public services'?",
+         ["Joe Penny", "Julia Slay"]),
+        (f"Which journal published '{EVIDENCE}'?", ["International Journal of Public Administration"]),
+        ("In which book does 'User and community co-production of public services: what influences citizens to co-produce?' "
+         "appear, and who published it?", ["Modern State", "Palgrave Macmillan"]),
+        ("Which is older, 'Fad or fact, nuisance or necessity?' or 'What Does the Evidence Tell Us?'", ["2008", "2016", "older"]),
+    ],
+)  # fmt: skip
+def test_answers_state_the_fields_and_cite_the_line_they_come_from(corpus_kb, question, must):
+    answer = corpus_kb.ask(question)
+    assert answer.answerer == "publications" and not answer.abstained
+    for key in must:
+        assert key in answer.answer
+    assert answer.citations and all(c.highlights for c in answer.citations)
+    highlighted = " ".join(c.text[s:e] for c in answer.citations for s, e in c.highlights)
+    for key in must:
+        if key != "older":
+            assert key in highlighted  # the stated value is on a highlighted line of a cited passage
+    assert re.search(r"\[\d\]", answer.answer)

@@ -1,0 +1,208 @@
+"""The text rules the answerers rely on, each with cases of its own: what a question asks for, which lines
+of a passage are prose, which sentence is a title line, what a leading pronoun refers to, which entry a
+question names."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbqa.answer.entities import best_mentions, head
+from kbqa.answer.extractive import _is_title_line, _LineGate, _pronoun_subjects
+from kbqa.schema import Chunk, Entry
+from kbqa.text import answer_type, field_line, focus_word, has_new_fact, line_kind
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("How many national events will the Enabling Social Action Programme run?", "events"),
+        ("How many work packages was the Imagine research organised into?", "packages"),
+        ("How many members does the Ferry Lane Youth Panel have?", "members"),
+        ("How many singers did the Tresco Lane choir have?", "singers"),
+        ("How many hamlets around Marlow Fen did the project cover?", "hamlets"),
+        ("How many people sat on the citizens' jury?", "people"),
+        ("Which council priorities will the partner concentrate on?", "priorities"),
+        ("What is the oldest, most basic way citizens take part?", None),
+    ],
+)
+def test_focus_word_is_the_head_noun_asked_for(question, focus):
+    assert focus_word(question) == focus
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        (
+            "Six national events across the programme will build on the findings.",
+            "How many national events will it run?",
+            True,
+        ),
+        ("The Tresco Lane choir had 58 singers.", "How many singers did the Tresco Lane choir have?", True),
+        ("It has twelve members at any one time.", "How many members does the panel have?", True),
+        (
+            "The project began in 2016 with a grant.",
+            "How many members does the panel have?",
+            False,
+        ),  # a year is no count
+        (
+            "Case studies from five European countries.",
+            "Which European countries were studied?",
+            False,
+        ),  # describes, not names
+    ],
+)
+def test_a_number_before_the_noun_asked_about_answers_how_many(sentence, question, expected):
+    assert has_new_fact(sentence, question, answer_type(question)) is expected
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Contributed by: Elke Loeffler – Governance International; Steve Martin – Cardiff University.", "field"),
+        ("Keywords: citizen jury, community engagement", "field"),
+        ("Related publications:", "field"),
+        ("Research report: What Works Scotland Policy Briefing 2018", "field"),
+        ("Policy Papers: 2017", "field"),
+        ("Social: co-ordinated by Professor Angie Hart.", "prose"),
+        ("The programme will include a range of activities:", "prose"),
+        ("• Action learning partnerships with six local authorities", "prose"),
+        ("Co-production comes in two familiar forms.", "prose"),
+        ("Cornwall Council", "fragment"),
+        ("Links currently unavailable", "fragment"),
+        ("Page 1", "fragment"),
+        ("2008", "fragment"),
+    ],
+)
+def test_line_kinds(line, kind):
+    assert line_kind(line) == kind
+
+
+def test_field_line_splits_label_and_value():
+    assert field_line("Lead Research Organisation: University of Birmingham") == (
+        "Lead Research Organisation",
+        "University of Birmingham",
+    )
+    assert field_line("In brief, we worked to:") is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "title", "section", "expected"),
+    [
+        (
+            "Local solutions to local problems: innovation in public participation (2016-2017)",
+            "Local solutions to local problems: innovation in public participation",
+            None,
+            True,
+        ),
+        ("Marlow Fen Water Voices", "Marlow Fen Water Voices", None, True),
+        (
+            "Marlow Fen Water Voices was a co-produced flood resilience project in the fenland village.",
+            "Marlow Fen Water Voices",
+            None,
+            False,
+        ),
+        (
+            "The Tresco Community Choir is a singing group for people living with long-term conditions.",
+            "Tresco Community Choir",
+            None,
+            False,
+        ),
+        (
+            "User and community co-production of public services: Fad or fact, nuisance or necessity?",
+            "From engagement to co-production",
+            "User and community co-production of public services: Fad or fact, nuisance or necessity?",
+            True,
+        ),
+    ],
+)
+def test_a_title_line_is_the_title_not_a_sentence_that_starts_with_it(sentence, title, section, expected):
+    assert _is_title_line(sentence, title, section) is expected
+
+
+def _chunk(text: str, title: str = "Ferry Lane Youth Panel", **meta: object) -> Chunk:
+    return Chunk("c1", text, "doc.txt", title, dict(meta))
+
+
+def test_leading_pronouns_continue_a_chain_about_the_entry():
+    text = (
+        "The Ferry Lane Youth Panel is a group of young people. It was set up in October 2017.\n\n"
+        "It has twelve members at any one time. They serve for two years.\n\n"
+        "The walks fed into the Flood Book. It sets out who does what."
+    )
+    chunk = _chunk(text)
+    resolved = {text[s : s + 12] for s in _pronoun_subjects(chunk)}
+    assert resolved == {"It was set u", "It has twelv", "They serve f"}
+
+
+@pytest.mark.parametrize(
+    ("question", "line", "allowed"),
+    [
+        (
+            "Who contributed the Co-production for Sustainability entry?",
+            "Contributed by: Diana Reynolds, Welsh Government",
+            True,
+        ),
+        ("What does the programme aim to achieve?", "Contributed by: Diana Reynolds, Welsh Government", False),
+        ("Which keywords describe the entry?", "Keywords: relational governance, mindfulness", True),
+        ("What did the briefing recommend?", "Keywords: participatory budgeting, participatory democracy", False),
+        ("What was done in Cornwall?", "Cornwall Council", False),
+        ("Which journal published the article?", "International Journal of Public Administration, 2016", True),
+        ("When was it published?", "2008", True),
+        ("What is the project about?", "Links currently unavailable", False),
+        ("What is the project about?", "The project studies five organisations.", True),
+    ],
+)
+def test_metadata_lines_are_quoted_only_when_asked_for(question, line, allowed):
+    chunk = _chunk(f"Some entry\n{line}\nMore text here.", title="Some entry")
+    start = chunk.text.index(line)
+    assert _LineGate(question).allows(chunk, start, start + len(line)) is allowed
+
+
+def _corpus_entries() -> list[Entry]:
+    from kbqa.ingestion.clean import clean
+    from kbqa.ingestion.parse import parse
+    from tests.support import CORPUS, REAL_FILES
+
+    out: dict[str, Entry] = {}
+    for source in REAL_FILES:
+        for part in parse(clean((CORPUS / source).read_text(encoding="utf-8")), source):
+            out[part.entry.entry_id] = part.entry
+    return list(out.values())
+
+
+IMAGINE = {
+    "Imagine: the social, historical, cultural and democratic context of civic engagement. Imagining different "
+    "communities and making them happen",
+    "Imagine: bringing together universities and communities",
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "titles"),
+    [
+        ("Who led the Imagine project?", IMAGINE),
+        (
+            "Who funded the Local solutions to local problems trial?",
+            {"Local solutions to local problems: innovation in public participation"},
+        ),
+        ("Which papers are listed under the Enabling Social Action guidance?", {"Enabling Social Action: guidance"}),
+        ("When did the Enabling Social Action Programme end?", {"Enabling Social Action Programme"}),
+        ("Who contributed the Co-production for Sustainability entry?", {"Co-production for Sustainability"}),
+        ("What is the Developing tools for co-creation project interested in?", {"Developing tools for co-creation"}),
+        (
+            "Tell me about the Value Co-creation project in Greater Manchester.",
+            {
+                "Developing exemplars of Value Co-creation in the Greater Manchester Voluntary Community and Social Enterprise sector"
+            },
+        ),
+        ("What is social action?", set()),  # words of three titles name none of them
+        ("What is the capital of Australia?", set()),
+    ],
+)
+def test_questions_name_entries_by_title(question, titles):
+    assert {e.title for e in best_mentions(question, _corpus_entries())} == titles
+
+
+def test_head_is_the_name_before_the_colon():
+    assert head("Imagine: bringing together universities and communities") == "Imagine"
+    assert head("Co-production for Sustainability") == "Co-production for Sustainability"
