@@ -90,7 +90,8 @@ def test_contributor_filter_matches_an_affiliation(corpus_kb):
 @pytest.mark.parametrize("year, lo, hi", [("2019", 2019, 2019), ("2013-2014", 2013, 2014), ("2010..2012", 2010, 2012)])
 def test_year_filter_returns_entries_that_overlap_the_range(corpus_kb, mode, year, lo, hi):
     def overlaps(e) -> bool:  # noqa: ANN001
-        return e.year_start is not None and e.year_start <= hi and (e.year_end or e.year_start) >= lo
+        # an entry without an end year is still running ("(ongoing)")
+        return e.year_start is not None and e.year_start <= hi and (e.year_end is None or e.year_end >= lo)
 
     expected = expected_entries(corpus_kb, overlaps)
     hits = corpus_kb.retrieve("co-production project research programme", k=ALL, filters=[f"year={year}"], mode=mode)
@@ -102,14 +103,16 @@ def test_year_filter_returns_entries_that_overlap_the_range(corpus_kb, mode, yea
     else:
         assert entry_ids(hits) == expected
     if year == "2019":
-        assert expected == {f"{SRC_000}#0", f"{SRC_001}#0", f"{SRC_001}#1", f"{SRC_001}#5"}
+        # 000#1, the guidance "(ongoing)", is dated by its text: from November 2015, still running
+        assert expected == {f"{SRC_000}#0", f"{SRC_000}#1", f"{SRC_001}#0", f"{SRC_001}#1", f"{SRC_001}#5"}
     if year == "2013-2014":
         assert expected == {f"{SRC_000}#2", f"{SRC_001}#0", f"{SRC_001}#2"}
 
 
 def test_filters_combine(corpus_kb):
     hits = corpus_kb.retrieve("social action", k=ALL, filters=["keyword=social action", "year=2019"])
-    assert entry_ids(hits) == {f"{SRC_000}#0"}  # the guidance entry is "(ongoing)": it has no years
+    # both social-action entries: the programme (2018-2020) and the guidance ("(ongoing)", from 2015)
+    assert entry_ids(hits) == {f"{SRC_000}#0", f"{SRC_000}#1"}
     assert corpus_kb.retrieve("social action", k=ALL, filters=["keyword=social action", f"source={SRC_001}"]) == []
 
 
@@ -122,10 +125,11 @@ def test_filtered_ask_answers_from_the_filtered_entries(corpus_kb):
 
 
 def test_follow_up_finds_its_answer_beyond_the_entry_the_last_answer_came_from(corpus_kb):
-    # Two entries are called "Imagine"; the first answer lands on the one without the strands.
+    # Two entries are called "Imagine"; the first answer is the overview of the one that ran 2013-2017, and
+    # the follow-up must find the strands' coordinators in that entry's later passages.
     chat = corpus_kb.conversation()
     chat.ask("Tell me about the Imagine project that ran from 2013 to 2017.")
-    assert chat.turns[-1].topic == "Imagine: bringing together universities and communities"
+    assert chat.turns[-1].topic.startswith("Imagine: the social, historical, cultural and democratic context")
     answer = chat.ask("Who coordinated its cultural strand?")
     assert "Kate Pahl" in answer.answer
     assert any("Cultural: co-ordinated by Professor Kate Pahl" in c.text for c in answer.citations)
