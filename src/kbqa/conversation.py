@@ -118,11 +118,15 @@ def standalone_question(question: str, last: Turn) -> str:
 
 def next_turn(answer: Answer, previous: Turn | None) -> Turn:
     """The turn an answer makes: its topic is the entries its citations point into (one rule for every
-    answerer); without citations the conversation stays on the previous topic."""
+    answerer); without citations the conversation stays on the previous topic, and an answer citing
+    several entries, the previous topic's among them, keeps that topic first (a list does not move it)."""
     entry_ids = tuple(dict.fromkeys(c.entry_id for c in answer.citations if c.entry_id))
     topic = answer.citations[0].title if entry_ids else None
     if not entry_ids and previous is not None:
         topic, entry_ids = previous.topic, previous.entry_ids
+    elif previous is not None and previous.entry_ids and len(entry_ids) > 1 and previous.entry_ids[0] in entry_ids:
+        kept = previous.entry_ids[0]
+        topic, entry_ids = previous.topic, (kept, *(e for e in entry_ids if e != kept))
     standalone = answer.standalone_question or answer.question
     return Turn(answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations))
 
