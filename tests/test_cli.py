@@ -115,3 +115,19 @@ def test_first_ask_builds_the_index(run_cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "building it from" in proc.stderr
     assert "Hull" in json.loads(proc.stdout)["answer"]
+
+
+@pytest.mark.parametrize("where", ["build_parser", "offline"])
+def test_ctrl_c_while_the_command_starts_is_one_line_not_a_traceback(where, monkeypatch, capsys):
+    """Found by the index state machine: Ctrl-C in the first ~0.15 s of `kbqa ingest` (parsing arguments,
+    importing settings) escaped the handler and printed Python's traceback."""
+    import kbqa.cli
+    import kbqa.config
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kbqa.cli if where == "build_parser" else kbqa.config, where, interrupted)
+    assert kbqa.cli.main(["ingest"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("error: interrupted") and err.count("\n") == 1, err

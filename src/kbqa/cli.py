@@ -23,11 +23,20 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return _run(args)
+    except KeyboardInterrupt:  # also while starting up (parsing, importing): Ctrl-C is never a traceback
+        _error("interrupted; the index is left as it was before this command (run `kbqa ingest` to finish indexing)")
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen command; every error is one line and an exit status."""
     from kbqa.config import offline
     from kbqa.errors import KBQAError, UsageError
 
@@ -40,9 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     except KBQAError as exc:
         _error(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        _error("interrupted; the index is left as it was before this command (run `kbqa ingest` to finish indexing)")
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: still one line, unless debugging
