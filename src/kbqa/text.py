@@ -179,8 +179,9 @@ def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
             continue
-        if focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
+        if kind != "number" and focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
             continue  # "five European countries" describes the thing asked for, it does not name it
+            # (but for "how many singers", "58 singers" is the answer)
         if kind == "number" and re.fullmatch(r"(?:19|20)\d\d", found):
             continue  # a year is not an answer to "how many"
         return True
