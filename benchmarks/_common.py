@@ -25,7 +25,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
-QUESTIONS = REPO / "evals" / "questions.jsonl"
+QUESTIONS = REPO / "evals" / "sets" / "dev.jsonl"
 
 
 def parser(description: str) -> argparse.ArgumentParser:

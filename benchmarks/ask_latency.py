@@ -1,4 +1,4 @@
-"""Warm `KnowledgeBase.ask` latency (extractive answerer, no LLM) over evals/questions.jsonl.
+"""Warm `KnowledgeBase.ask` latency (extractive answerer, no LLM) over evals/sets/dev.jsonl.
 
     python benchmarks/ask_latency.py [--warmup 3] [--json]
 
@@ -21,7 +21,7 @@ from _common import CORPUS, PhaseTimer, emit, log, machine, machine_line, parser
 
 
 def ask_item(kb, item: dict, counters: dict) -> tuple:  # noqa: ANN001
-    """As kbqa.evaluate.answer_item: replay the history untimed, then time the question itself."""
+    """As the eval harness (kbqa.eval.run): replay the history untimed, then time the question itself."""
     from kbqa.conversation import Conversation
 
     convo = Conversation()
@@ -80,7 +80,7 @@ def main() -> int:
                     rows.append(
                         {
                             "id": item["id"],
-                            "kind": item.get("kind", ""),
+                            "kind": item.get("category", ""),
                             "total_ms": total,
                             "retrieve_ms": retrieve,
                             "answer_ms": answering,
@@ -152,7 +152,7 @@ def main() -> int:
         return f"    {name:<10} p50 {s['p50']:7.1f}  p95 {s['p95']:7.1f}  min {s['min']:7.1f}  max {s['max']:7.1f}"
 
     lines = [
-        f"warm ask latency: KnowledgeBase.ask, extractive, {len(rows)} questions from evals/questions.jsonl "
+        f"warm ask latency: KnowledgeBase.ask, extractive, {len(rows)} questions from evals/sets/dev.jsonl "
         f"({report.chunks_total} chunks indexed; warm-up {args.warmup})",
         "  milliseconds",
         row("total", total),

@@ -1,7 +1,7 @@
 """Where the time of an LLM answer goes: retrieval vs the extractive gate vs generation, on the local server.
 
 Starts `kbqa llm-server`'s llama.cpp server with the packaged Qwen2.5-Coder 0.5B on a free port, indexes the
-corpus into a temporary folder, and asks N answerable questions of evals/questions.jsonl through
+corpus into a temporary folder, and asks N answerable questions of evals/sets/dev.jsonl through
 `KnowledgeBase.ask_stream(llm=...)`. Reports per question (p50/p95): retrieval, the extractive gate,
 time to first token (from the question), generation, prompt size, output tokens/s after the first token,
 and each part's share of the total.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kbqa.api import KnowledgeBase
 from kbqa.config import Settings
-from kbqa.evaluate import load_questions
+from kbqa.eval.dataset import load_set
 from kbqa.llm.server import free_port, start_server, stop_server
 from kbqa.schema import Answer
 
@@ -38,7 +38,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=12)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    items = [i for i in load_questions(ROOT / "evals" / "questions.jsonl") if i["kind"] == "fact"][: args.n]
+    dev = load_set(ROOT / "evals" / "sets" / "dev.jsonl").items
+    items = [i.model_dump() for i in dev if not i.abstain and not i.history and i.category != "listing"][: args.n]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings().with_overrides(data_dir=Path(tmp) / "data", corpus_dir=ROOT / "corpus")
         kb = KnowledgeBase(settings)

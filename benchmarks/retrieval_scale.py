@@ -7,7 +7,7 @@ built through kbqa's own store: chunk texts of ~150 words made of corpus sentenc
 (so BM25 sees the corpus' vocabulary and term frequencies), random unit 384-d
 vectors, written with Store.upsert, the keyword index built with bm25.build, and a
 manifest that makes every chunk live, committed as ingestion does. Then a fresh
-Store + Retriever answer real questions from evals/questions.jsonl; the query
+Store + Retriever answer real questions from evals/sets/dev.jsonl; the query
 embedding goes through the real embedder and is reported separately too.
 
 Random vectors have no cluster structure, which is the hard case for HNSW, and a

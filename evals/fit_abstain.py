@@ -1,6 +1,6 @@
 """Fit the extractive answerer's abstention model and show how it separates the questions.
 
-Usage: python evals/fit_abstain.py evals/questions.jsonl [--check evals/heldout.jsonl]
+Usage: python evals/fit_abstain.py evals/sets/dev.jsonl [--check evals/sets/heldout.jsonl]
 
 Each question gives one row: the signals of the best candidate sentence
 (`Extractive.judge`) and a label: 1 if the question is answerable and the best
@@ -21,15 +21,15 @@ import numpy as np
 from kbqa.answer.extractive import ABSTAIN_BIAS, ABSTAIN_WEIGHTS
 from kbqa.api import KnowledgeBase
 from kbqa.conversation import Conversation
-from kbqa.evaluate import contains_evidence, load_questions, norm
+from kbqa.eval.dataset import evidence_in, load_set, norm
 
 NAMES = list(ABSTAIN_WEIGHTS)
 
 
 def rows(kb: KnowledgeBase, path: Path):
     out = []
-    for item in load_questions(path):
-        if item.get("kind") == "metadata":
+    for item in (i.model_dump() for i in load_set(path).items):
+        if item["category"] == "listing":
             continue
         convo = Conversation()
         for earlier in item.get("history", []):
@@ -46,7 +46,7 @@ def rows(kb: KnowledgeBase, path: Path):
             best = cands[0] if cands else None
             good = (
                 best is not None
-                and contains_evidence(best.hit.chunk.text, item["evidence"])
+                and evidence_in(best.hit.chunk.text, item["evidence"])
                 and any(norm(k) in norm(best.text) for k in item["must"])
             )
             label = 1.0 if good else None

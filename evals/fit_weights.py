@@ -1,6 +1,6 @@
 """Fit the extractive answerer's sentence-score weights by logistic regression.
 
-Usage: python evals/fit_weights.py evals/questions.jsonl [--check evals/heldout.jsonl]
+Usage: python evals/fit_weights.py evals/sets/dev.jsonl [--check evals/sets/heldout.jsonl]
 
 For each answerable, non-listing question, every candidate sentence is labelled
 1 if it contains one of the question's answer keys and its passage contains the
@@ -17,23 +17,22 @@ import numpy as np
 
 from kbqa.answer.extractive import WEIGHTS
 from kbqa.api import KnowledgeBase
-from kbqa.evaluate import contains_evidence, load_questions, norm
+from kbqa.eval.dataset import evidence_in, load_set, norm
 
 FEATURES = list(WEIGHTS)
 
 
 def rows(kb: KnowledgeBase, path: Path):
     out = []
-    for item in load_questions(path):
-        if item["abstain"] or item.get("kind") in ("metadata",) or item.get("history"):
+    for item in (i.model_dump() for i in load_set(path).items):
+        if item["abstain"] or item["category"] == "listing" or item.get("history"):
             continue
         hits = kb.retrieve(item["question"])
         cands = kb.answerer().candidates(item["question"], hits)
         X = np.array([[getattr(c, f) for f in FEATURES] for c in cands])
         y = np.array(
             [
-                any(norm(k) in norm(c.text) for k in item["must"])
-                and contains_evidence(c.hit.chunk.text, item["evidence"])
+                any(norm(k) in norm(c.text) for k in item["must"]) and evidence_in(c.hit.chunk.text, item["evidence"])
                 for c in cands
             ],
             dtype=float,

@@ -1,32 +1,42 @@
-"""Measure reciprocal-rank-fusion settings: hit@5 of hybrid next to dense and BM25 alone, on the three sets.
+"""Measure reciprocal-rank-fusion settings: hit@5 of hybrid next to dense and BM25 alone, per set.
 
-Usage: python evals/sweep_fusion.py   (uses the index in KBQA_DATA_DIR, building it from corpus/ if needed)
+Usage: python evals/sweep_fusion.py [--sets dev,heldout,fresh]
+
+Each setting is one eval run (kbqa.eval) of the extractive answerer; the index (under
+KBQA_EVAL_DATA_DIR) is shared by all of them, the runs go to a temporary folder.
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 from pathlib import Path
 
-from kbqa import evaluate
-from kbqa.api import KnowledgeBase
-from kbqa.config import Settings
+from kbqa.config import Settings, offline
+from kbqa.eval.run import LoadedConfig, RunConfig, run
 
-EVALS = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = [(60, 1.0), (60, 1.5), (20, 1.0), (10, 1.0), (5, 1.0), (5, 1.5), (3, 1.0)]
 
 
 def main() -> None:
-    sets = {name: evaluate.load_questions(EVALS / f"{name}.jsonl") for name in ("questions", "heldout", "fresh")}
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", default="dev,heldout,fresh")
+    args = ap.parse_args()
+    offline()
+    sets = args.sets.split(",")
     print("rrf_k bm25_weight | hybrid hit@5 (dense, bm25) mrr  per set: " + ", ".join(sets))
-    for rrf_k, weight in SETTINGS:
-        kb = KnowledgeBase(Settings().with_overrides(rrf_k=rrf_k, bm25_weight=weight))
-        kb.ensure_index()
-        cells = []
-        for items in sets.values():
-            r = evaluate.retrieval(kb, items, k=5)
-            h, d, b = (r[m]["hit_evidence"] for m in ("hybrid", "dense", "bm25"))
-            cells.append(f"{h:.3f} ({d:.3f}, {b:.3f}) {r['hybrid']['mrr']:.3f}")
-        print(f"{rrf_k:5d} {weight:11.1f} | " + " | ".join(cells), flush=True)
+    with tempfile.TemporaryDirectory() as runs:
+        for rrf_k, weight in SETTINGS:
+            config = RunConfig(
+                name=f"fusion-{rrf_k}-{weight}", sets=sets, settings={"rrf_k": rrf_k, "bm25_weight": weight}
+            )
+            summary = run(LoadedConfig.inline(config, ROOT), Settings(), runs_dir=Path(runs)).summary
+            cells = []
+            for s in sets:
+                f = summary["by_set"][s]
+                cells.append(f"{f['hit@5']:.3f} ({f['dense_hit@5']:.3f}, {f['bm25_hit@5']:.3f}) {f['mrr']:.3f}")
+            print(f"{rrf_k:5d} {weight:11.1f} | " + " | ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,19 @@ def cli(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, caps
         return subprocess.CompletedProcess(list(args), code, out, err)
 
     return run
+
+
+@pytest.fixture
+def embed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Records the texts every Embedder.embed call was asked to embed (the real model still runs)."""
+    from kbqa.index.embed import Embedder
+
+    calls: list[list[str]] = []
+    original = Embedder.embed
+
+    def spy(self, texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(list(texts))
+        return original(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(Embedder, "embed", spy)
+    return calls

@@ -18,7 +18,6 @@ import pytest
 
 from kbqa.api import KnowledgeBase
 from kbqa.errors import StoreError
-from kbqa.index.embed import Embedder
 from kbqa.index.store import Store
 from kbqa.ingestion.pipeline import ingest
 from tests.support import (
@@ -278,20 +277,7 @@ class Killed(BaseException):
     """Stands in for the process dying."""
 
 
-@pytest.fixture
-def spy(monkeypatch):
-    calls: list[list[str]] = []
-    original = Embedder.embed
-
-    def recording(self, texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        calls.append(list(texts))
-        return original(self, texts, *args, **kwargs)
-
-    monkeypatch.setattr(Embedder, "embed", recording)
-    return calls
-
-
-def test_a_killed_ingest_of_a_large_file_keeps_its_stored_batches(settings_factory, tmp_path, monkeypatch, spy):
+def test_a_killed_ingest_of_a_large_file_keeps_its_stored_batches(settings_factory, tmp_path, monkeypatch, embed_spy):
     import kbqa.ingestion.pipeline
 
     corpus = tmp_path / "corpus"
@@ -312,12 +298,12 @@ def test_a_killed_ingest_of_a_large_file_keeps_its_stored_batches(settings_facto
     with pytest.raises(Killed):
         ingest(settings)
     monkeypatch.setattr(Store, "upsert", original)
-    assert max(len(c) for c in spy) <= 8, "a batch larger than STORE_BATCH was embedded at once"
-    first_run = sum(len(c) for c in spy)
-    spy.clear()
+    assert max(len(c) for c in embed_spy) <= 8, "a batch larger than STORE_BATCH was embedded at once"
+    first_run = sum(len(c) for c in embed_spy)
+    embed_spy.clear()
 
     report = ingest(settings)
-    second_run = sum(len(c) for c in spy)
+    second_run = sum(len(c) for c in embed_spy)
     assert report.files_indexed == 1
     assert second_run == report.chunks_total - 16, "the two stored batches were embedded again"
     assert first_run == 24

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from kbqa.api import KnowledgeBase
-from kbqa.index.embed import Embedder
 from kbqa.index.store import Manifest, Store
 from kbqa.ingestion.pipeline import EMBED_GROUP, ingest
 from tests.support import (
@@ -34,20 +33,6 @@ from tests.support import (
 )
 
 NEW_PARAGRAPH = "\n\nA marmalade-scented zebrafish survey was added to this study in the revised edition.\n"
-
-
-@pytest.fixture
-def embed_spy(monkeypatch):
-    """Records the texts every Embedder.embed call was asked to embed (the real model still runs)."""
-    calls: list[list[str]] = []
-    original = Embedder.embed
-
-    def spy(self, texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        calls.append(list(texts))
-        return original(self, texts, *args, **kwargs)
-
-    monkeypatch.setattr(Embedder, "embed", spy)
-    return calls
 
 
 @pytest.fixture

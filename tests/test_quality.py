@@ -1,63 +1,72 @@
-"""Answer quality on the evaluation sets: the acceptance bar of the extractive default, measured, not assumed.
+"""Answer quality: the default eval run must pass its gate — the CI gate and this test are the same run.
 
-evals/questions.jsonl is the development set the answerer was tuned on; evals/heldout.jsonl and
-evals/fresh.jsonl were written separately (see evals/README.md), so their bars are lower and
-measure generalisation. The bars sit a little under the measured figures: they catch regressions.
+`kbqa eval run --config evals/configs/extractive.toml --gate` answers every item of the default sets
+(dev, heldout, fresh, extra, trial; the trial documents rendered and indexed next to the corpus)
+with the extractive answerer and checks the thresholds in that config's
+[gate] tables, which sit a little under the measured baseline (evals/README.md "The gate"). The
+thresholds live only there; this test runs the command and reads its run folder.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from kbqa import evaluate
+from kbqa.eval.dataset import load_set
+from tests.support import CORPUS, EVALS, cli_env
 
-EVALS = Path(__file__).resolve().parent.parent / "evals"
+CONFIG = EVALS / "configs" / "extractive.toml"
 
 
 @pytest.fixture(scope="module")
-def dev(corpus_kb):
-    items = evaluate.load_questions(EVALS / "questions.jsonl")
-    return items, evaluate.summarize(evaluate.run_answers(corpus_kb, items))
+def default_run(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> dict:
+    home = tmp_path_factory.mktemp("quality")
+    env = cli_env(model_cache, home / "data", CORPUS, {"KBQA_EVAL_DATA_DIR": str(home / "eval-index")})
+    command = [sys.executable, "-m", "kbqa.cli", "eval", "run", "--config", str(CONFIG), "--gate", "--out", str(home / "runs")]  # fmt: skip
+    proc = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, timeout=900)
+    print(proc.stdout)
+    print(proc.stderr)
+    folders = list((home / "runs").glob("*-extractive"))
+    assert len(folders) == 1, proc.stderr
+    summary = json.loads((folders[0] / "summary.json").read_text())
+    return {"proc": proc, "summary": summary, "folder": folders[0]}
 
 
-@pytest.mark.parametrize("name", ["questions", "heldout", "fresh"])
-def test_hybrid_retrieval_finds_the_evidence_and_beats_each_half(corpus_kb, name):
-    items = evaluate.load_questions(EVALS / f"{name}.jsonl")
-    r = evaluate.retrieval(corpus_kb, items, k=5)
-    print(r)
-    assert r["hybrid"]["hit_evidence"] >= 0.9
-    assert r["hybrid"]["hit_evidence"] >= r["dense"]["hit_evidence"]
-    assert r["hybrid"]["hit_evidence"] >= r["bm25"]["hit_evidence"]
+def test_the_default_run_passes_the_gate_in_its_config(default_run):
+    proc = default_run["proc"]
+    gate = [line for line in proc.stderr.splitlines() if line.startswith("gate:")]
+    assert proc.returncode == 0, "\n".join(gate)
+    assert re.fullmatch(r"gate: passed \(\d+ threshold\(s\)\)", gate[-1]), gate
+    assert int(re.search(r"\((\d+) threshold", gate[-1])[1]) >= 10  # the config really holds the bars
 
 
-def test_dev_set_answers_and_abstentions(dev):
-    _, summary = dev
-    print(summary)
-    assert summary["answer_accuracy"] >= 0.85  # every key in the answer and a citation holding the evidence
-    assert summary["oos_abstention"] >= 0.9
+def test_the_default_run_covers_every_set_and_writes_its_report(default_run):
+    summary = default_run["summary"]
+    assert set(summary["by_set"]) == {"dev", "heldout", "fresh", "extra", "trial"}
+    assert summary["items"] == sum(len(load_set(EVALS / "sets" / f"{s}.jsonl").items) for s in summary["by_set"])
+    assert (default_run["folder"] / "report.html").stat().st_size > 50_000
 
 
-@pytest.mark.parametrize(("name", "accuracy", "abstention"), [("heldout", 0.8, 0.85), ("fresh", 0.75, 0.9)])
-def test_generalisation_to_sets_not_tuned_on(corpus_kb, name, accuracy, abstention):
-    items = evaluate.load_questions(EVALS / f"{name}.jsonl")
-    summary = evaluate.summarize(evaluate.run_answers(corpus_kb, items))
-    print(summary)
-    assert summary["answer_accuracy"] >= accuracy
-    assert summary["oos_abstention"] >= abstention
+@pytest.mark.parametrize("name", ["dev", "heldout", "fresh", "extra", "trial"])
+def test_hybrid_retrieval_is_at_least_as_good_as_each_half(default_run, name):
+    figures = default_run["summary"]["by_set"][name]
+    assert figures["hit@5"] >= figures["dense_hit@5"]
+    assert figures["hit@5"] >= figures["bm25_hit@5"]
 
 
-def test_every_answer_sentence_is_in_its_cited_passage(corpus_kb, dev):
+def test_every_answer_sentence_is_in_its_cited_passage(corpus_kb):
     """Extractive answers quote: each sentence before a marker occurs verbatim in the cited passage."""
-    import re
-
-    items, _ = dev
-    for item in [i for i in items if i["kind"] == "fact"]:
-        answer = corpus_kb.ask(item["question"])
+    items = [i for i in load_set(EVALS / "sets" / "dev.jsonl").items if i.category == "single_fact"]
+    for item in items:
+        answer = corpus_kb.ask(item.question)
         by_n = {c.n: " ".join(c.text.split()) for c in answer.citations}
         for sentence, n in re.findall(r"(.+?) \[(\d+)\]", answer.answer.replace("\n", " ")):
-            assert sentence.strip().lstrip("• ") in by_n[int(n)], (item["id"], sentence)
+            assert sentence.strip().lstrip("• ") in by_n[int(n)], (item.id, sentence)
 
 
 @pytest.mark.parametrize(

@@ -90,11 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("eval", help="score answers and retrieval on a question set (see evals/README.md)")
-    p.add_argument("--questions", type=Path, default=Path("evals/questions.jsonl"))
-    p.add_argument("--llm", help="answer with this LLM preset or URL instead of the extractive answerer")
-    p.add_argument("--report", type=Path, help="write the full results as JSON here")
-    p.set_defaults(func=cmd_eval)
+    _eval_parser(sub)
 
     p = sub.add_parser("ui", help="serve the web app (chat with cited answers, sources, uploads, feedback)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1, or KBQA_UI_HOST)")
@@ -120,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="a GGUF file (default: the packaged Qwen2.5-Coder 0.5B Instruct)")
     p.set_defaults(func=cmd_llm_server)
     return parser
+
+
+def _eval_parser(sub: argparse._SubParsersAction) -> None:
+    """`kbqa eval run|validate|compare|export|add|report` (evals/README.md)."""
+    from kbqa.eval.cli import add_commands
+
+    add_commands(sub)
 
 
 def _answer_options(p: argparse.ArgumentParser) -> None:
@@ -209,21 +212,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r.source:<{width}}  {r.entries:>3} entries  {r.chunks:>4} chunks  {r.title[:60]}")
     print(f"{len(rows)} files, {sum(r.chunks for r in rows)} chunks")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from kbqa import evaluate
-
-    kb = _kb(args)
-    _ensure_index(kb)
-    items = evaluate.load_questions(args.questions)
-    results = evaluate.run_answers(kb, items, llm=args.llm)
-    summary = evaluate.summarize(results)
-    summary["retrieval_hit@5"] = evaluate.retrieval(kb, items, k=5)
-    print(json.dumps(summary, indent=2))
-    if args.report:
-        evaluate.write_report(args.report, {"summary": summary, "results": results})
     return 0
 
 

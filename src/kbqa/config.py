@@ -69,6 +69,10 @@ class Settings(BaseSettings):
 
     history_tokens: int = 600
 
+    # --- evaluation (`kbqa eval run`): each run config's documents are indexed here, one folder per
+    # document set and chunking, so an eval never reads or changes the index in data_dir
+    eval_data_dir: Path = Path(".kbqa-eval")
+
     # --- web UI (`kbqa ui`)
     ui_host: str = "127.0.0.1"  # another address exposes the app to the network: set ui_auth too
     ui_port: int = 7860

@@ -40,7 +40,7 @@ from kbqa.text import (
 
 ABSTAIN_TEXT = "The knowledge base does not answer this question."
 
-# Feature weights of a sentence's score (see `Candidate`), set by hand on evals/questions.jsonl;
+# Feature weights of a sentence's score (see `Candidate`), set by hand on evals/sets/dev.jsonl;
 # evals/fit_weights.py compares them with weights fit by regression, which generalised no better.
 WEIGHTS = {
     "sim": 0.40,
@@ -55,7 +55,7 @@ WEIGHTS = {
     "short": -0.05,
 }
 # The abstention model: a logistic regression over the signals of `Extractive.judge`, fit with
-# evals/fit_abstain.py on evals/questions.jsonl (answerable and out-of-scope questions).
+# evals/fit_abstain.py on evals/sets/dev.jsonl (answerable and out-of-scope questions).
 ABSTAIN_WEIGHTS = {
     "beyond": 1.26,
     "score": 0.94,

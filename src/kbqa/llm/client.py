@@ -98,15 +98,18 @@ class LLMClient:
         """The configured model, or the first one a local server lists."""
         if self.config.model:
             return self.config.model
+        models = self.list_models()
+        if not models:
+            raise LLMError(f"{self.config.base_url} lists no models; set KBQA_LLM_MODEL")
+        self.config.model = models[0]
+        return models[0]
+
+    def list_models(self) -> list[str]:
+        """The models the endpoint lists; also a cheap check that it is reachable and accepts the key."""
         try:
-            models = self._client.models.list(timeout=min(10.0, self.config.timeout))
-            first = next(iter(models), None)
+            return [m.id for m in self._client.models.list(timeout=min(10.0, self.config.timeout))]
         except self._openai.OpenAIError as exc:
             raise LLMError(self._describe(exc)) from None
-        if first is None:
-            raise LLMError(f"{self.config.base_url} lists no models; set KBQA_LLM_MODEL")
-        self.config.model = first.id
-        return first.id
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> Iterator[str | Reset | Reply]:
         """Yield text deltas, a `Reset` before a retry that discards them, and finally the `Reply`.
