@@ -177,6 +177,42 @@ def test_a_reader_whose_keyword_index_was_retired_reopens_the_current_one(settin
     assert any(h.bm25_rank is not None for h in hits), "keyword search silently fell back to dense-only"
 
 
+NOTES = {
+    "forum.txt": "# Canal path notes\n\nThe Iskhalhal tenants forum planted 417 hawthorn saplings along the canal path.\n",
+    "kitchen.txt": "# Winter pilot\n\nVolunteers at the Kalyaryar community kitchen served 312 meals in the winter pilot.\n",
+    "panel.txt": "# Citizens panel\n\nThe Jorquesisk citizens panel met 9 times before publishing its recommendations.\n",
+}
+
+
+@pytest.mark.slow
+def test_a_long_lived_reader_sees_what_another_process_ingested(settings_factory, tmp_path, model_cache):
+    """Found by the index state machine: a KnowledgeBase that had searched (as `kbqa ui` or `kbqa chat` does)
+    kept the embedded Chroma's vectors as they were when it opened them. After a `kbqa ingest` in another
+    process, dense search missed the new file, and a hybrid search that found it by keyword crashed fetching
+    its vectors ("Error finding id")."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    reader = KnowledgeBase(settings)
+    reader.ingest()
+    assert reader.retrieve("hawthorn saplings along the canal path", k=1, mode="dense")[0].chunk.source == "forum.txt"
+
+    (corpus / "forum.txt").unlink()
+    (corpus / "panel.txt").write_text(NOTES["panel.txt"], encoding="utf-8")
+    env = cli_env(model_cache, Path(settings.data_dir), corpus)
+    done = subprocess.run([sys.executable, "-m", "kbqa.cli", "ingest"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    question = "How many times did the Jorquesisk citizens panel meet?"
+    for mode in ("dense", "bm25", "hybrid"):
+        sources = [h.chunk.source for h in reader.retrieve(question, k=2, mode=mode)]
+        assert sources[0] == "panel.txt" and "forum.txt" not in sources, (mode, sources)
+    answer = reader.ask(question)
+    assert [c.source for c in answer.citations] == ["panel.txt"] and "9 times" in answer.answer, answer.answer
+
+
 def test_a_keyword_index_that_stays_missing_is_an_error_not_a_silent_fallback(settings_factory, tmp_path):
     import shutil
 

@@ -46,6 +46,7 @@ class Store:
         self.manifest = Manifest(self.data_dir / "manifest.json")
         self._manifest_stamp = _stamp(self.manifest.path)
         self._client: Any = None
+        self._client_stamp: tuple[int, ...] | None = None  # the manifest loaded when the client was opened
         self._collection: Any = None
         self._collection_name: str | None = None
         # Threads sharing a KnowledgeBase (the web UI's users) may all open the store at once; Chroma fails
@@ -81,6 +82,7 @@ class Store:
         if self._client is None:
             with self._open_lock:
                 if self._client is None:
+                    self._client_stamp = self._manifest_stamp
                     self._client = self._open_client()
         return self._client
 
@@ -101,7 +103,7 @@ class Store:
                     settings=chroma_settings,
                 )
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
+            return _fresh_persistent_client(self.data_dir / "chroma", chroma_settings)
 
     @contextmanager
     def chroma_errors(self, opening: bool = False) -> Iterator[None]:
@@ -312,6 +314,16 @@ class Store:
     def reload_manifest(self) -> None:
         self.manifest = Manifest(self.manifest.path)
         self._manifest_stamp = _stamp(self.manifest.path)
+        self._follow_commit()
+
+    def _follow_commit(self) -> None:
+        """After loading a manifest committed since the embedded Chroma client was opened, open a new one on
+        next use: an embedded client keeps the vector index it loaded and never sees what another process
+        wrote since (see `_fresh_persistent_client`). A server always answers with its current state."""
+        if self.settings.chroma_url or self._client is None or self._client_stamp == self._manifest_stamp:
+            return
+        with self._open_lock:
+            self._client = self._collection = None
 
     def sync(self) -> None:
         """Pick up an ingest made by another process since the manifest was read (one stat call)."""
@@ -386,6 +398,30 @@ class Store:
             if folder.is_dir() and _is_uuid(folder.name) and folder.name not in segments:
                 shutil.rmtree(folder, ignore_errors=True)
         return before, db.stat().st_size
+
+
+# Chroma keeps one client state per folder per process; opening one is serialised here because two threads
+# opening the same folder at once fail ("Could not connect to tenant").
+_EMBEDDED_OPEN_LOCK = threading.Lock()
+
+
+def _fresh_persistent_client(path: Path, settings: Any):  # noqa: ANN202, ANN401 - chromadb types, imported lazily
+    """A client of the embedded Chroma in `path` that reads the folder as it is now.
+
+    Chroma shares one `System` per folder between all the clients of a process, and that System keeps the
+    vector index it loaded: chunks another process (a `kbqa ingest` beside `kbqa ui` or `kbqa chat`) added
+    since are missing from queries, and fetching their vectors fails ("Error finding id"); Chroma's log,
+    which it replays on its own writes, is purged once applied, so it cannot catch up. Forgetting the
+    shared System makes Chroma load the folder afresh for this client; clients opened earlier keep theirs.
+    `_identifier_to_system` is Chroma's private cache (chromadb 1.x; tests/test_index_safety.py fails if
+    this stops working).
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with _EMBEDDED_OPEN_LOCK:
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 def _is_uuid(name: str) -> bool:
