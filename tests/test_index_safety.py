@@ -19,7 +19,7 @@ import pytest
 from kbqa.api import KnowledgeBase
 from kbqa.errors import StoreError
 from kbqa.index.store import Store
-from kbqa.ingestion.pipeline import ingest
+from kbqa.ingestion.pipeline import Progress, ingest
 from tests.support import (
     CORPUS,
     PHASE2,
@@ -211,6 +211,55 @@ def test_a_long_lived_reader_sees_what_another_process_ingested(settings_factory
         assert sources[0] == "panel.txt" and "forum.txt" not in sources, (mode, sources)
     answer = reader.ask(question)
     assert [c.source for c in answer.citations] == ["panel.txt"] and "9 times" in answer.answer, answer.answer
+
+
+def test_ctrl_c_after_a_file_is_committed_leaves_it_findable_by_keyword(settings_factory, tmp_path):
+    """Found by the index state machine (a SIGINT just after the first commit of a renamed file): the file was
+    committed, so listed and found by dense search, but the keyword index was only rebuilt at the end of a
+    run, so keyword search missed it until the next ingest."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "forum.txt").write_text(NOTES["forum.txt"], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    (corpus / "panel.txt").write_text(NOTES["panel.txt"], encoding="utf-8")
+
+    class CtrlCAfterCommit(Progress):
+        def file_done(self, name: str) -> None:
+            if name == "panel.txt":  # called just after panel.txt's commit
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, progress=CtrlCAfterCommit())
+    kb = KnowledgeBase(settings)
+    assert [s.source for s in kb.sources()] == ["forum.txt", "panel.txt"]
+    hits = kb.retrieve("How many times did the Jorquesisk citizens panel meet?", k=2, mode="bm25")
+    assert hits and hits[0].chunk.source == "panel.txt", [h.chunk.source for h in hits]
+
+
+def test_ctrl_c_never_splits_a_progress_line(monkeypatch):
+    """Found by the index state machine: Ctrl-C between a progress line's text and its newline glued the
+    'error: interrupted' line onto it ('… 3 serror: interrupted'). Each line is now written at once."""
+    from kbqa.cli import _progress
+
+    writes: list[str] = []
+
+    class Stderr:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None: ...
+
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    with _progress(interval=0) as progress:
+        progress.start(2)
+        progress.file_done("forum.txt")
+        progress.warn("notes.pdf: skipped, no text")
+    assert writes and all(w.endswith("\n") for w in writes if w), writes
 
 
 def test_a_keyword_index_that_stays_missing_is_an_error_not_a_silent_fallback(settings_factory, tmp_path):

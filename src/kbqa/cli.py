@@ -359,8 +359,9 @@ class _progress:
         def line(message: str) -> None:
             if terminal:
                 bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
-            else:
-                print(message, file=sys.stderr, flush=True)
+            else:  # one write: a Ctrl-C between the text and its newline would glue the error line onto it
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
 
         def tick(force: bool = False) -> None:
             now = time.monotonic()

@@ -96,54 +96,74 @@ def ingest(
         report.files_seen = len(files)
         progress.start(len(files))
 
-        for source, info in list(manifest.files.items()):
-            if _gone(Path(info["path"])):
-                _remove_source(store, source, report)
-        repair = _missing_from_store(store, dirty, report, progress)
-
-        todo: list[tuple[Path, str, str, str]] = []
-        for path, source in files:
-            old = manifest.files.get(source)
-            if old and Path(old["path"]) != path.resolve() and not _gone(Path(old["path"])):
-                _warn(report, progress, f"{path}: skipped, a different file named {source} is indexed ({old['path']})")
-                continue
-            try:
-                sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError as exc:
-                _warn(report, progress, f"{path}: skipped, cannot read ({exc.strerror})")
-                continue
-            version = hashlib.sha1(f"{sha}:{config_digest}".encode()).hexdigest()[:16]
-            unchanged = old and old.get("version") == version and Path(old["path"]) == path.resolve()
-            if unchanged and source not in repair:
-                report.files_unchanged += 1
-                progress.file_done(source)
-                continue
-            todo.append((path, source, sha, version))
-
-        model = None
-        if todo:
-            model = embedder() if embedder else Embedder(Path(settings.model_cache_dir), settings.embed_threads)
-        group: list[_Parsed] = []
-        for path, source, sha, version in todo:
-            parsed = _parse_file(path, source, sha, version, settings, report, progress)
-            if parsed is None:
-                continue
-            group.append(parsed)
-            if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
-                _index_group(store, model, group, settings, report, progress)
-                group = []
-        if group:
-            _index_group(store, model, group, settings, report, progress)
-
-        if dirty:  # the last run died between writing and cleaning up: drop what it left behind
-            report.chunks_removed += store.delete_dead()
-        if legacy and store.drop_legacy_collection():
-            _notice(report, progress, "moved the index to a collection of its own (older kbqa versions shared one)")
-        _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
+        try:
+            _update(store, files, config_digest, dirty, settings, report, progress, embedder)
+            if dirty:  # the last run died between writing and cleaning up: drop what it left behind
+                report.chunks_removed += store.delete_dead()
+            if legacy and store.drop_legacy_collection():
+                _notice(report, progress, "moved the index to a collection of its own (older kbqa versions shared one)")
+            _refresh_keyword_index(store, force=bool(report.files_indexed or report.files_removed or dirty))
+        except KeyboardInterrupt:
+            # Ctrl-C: the files committed so far stay indexed; the keyword index must hold them too, or keyword
+            # search misses them until the next ingest. (Killed outright, the next ingest rebuilds it.)
+            _refresh_keyword_index(store, force=False)
+            raise
         report.chunks_total = sum(info["chunks"] for info in manifest.files.values())
         store.end_write()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _update(
+    store: Store,
+    files: list[tuple[Path, str]],
+    config_digest: str,
+    dirty: bool,
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress,
+    embedder: Callable[[], Embedder] | None,
+) -> None:
+    """Remove the files that are gone, then parse, embed and commit every new or changed one."""
+    manifest = store.manifest
+    for source, info in list(manifest.files.items()):
+        if _gone(Path(info["path"])):
+            _remove_source(store, source, report)
+    repair = _missing_from_store(store, dirty, report, progress)
+
+    todo: list[tuple[Path, str, str, str]] = []
+    for path, source in files:
+        old = manifest.files.get(source)
+        if old and Path(old["path"]) != path.resolve() and not _gone(Path(old["path"])):
+            _warn(report, progress, f"{path}: skipped, a different file named {source} is indexed ({old['path']})")
+            continue
+        try:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            _warn(report, progress, f"{path}: skipped, cannot read ({exc.strerror})")
+            continue
+        version = hashlib.sha1(f"{sha}:{config_digest}".encode()).hexdigest()[:16]
+        unchanged = old and old.get("version") == version and Path(old["path"]) == path.resolve()
+        if unchanged and source not in repair:
+            report.files_unchanged += 1
+            progress.file_done(source)
+            continue
+        todo.append((path, source, sha, version))
+
+    model = None
+    if todo:
+        model = embedder() if embedder else Embedder(Path(settings.model_cache_dir), settings.embed_threads)
+    group: list[_Parsed] = []
+    for path, source, sha, version in todo:
+        parsed = _parse_file(path, source, sha, version, settings, report, progress)
+        if parsed is None:
+            continue
+        group.append(parsed)
+        if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
+            _index_group(store, model, group, settings, report, progress)
+            group = []
+    if group:
+        _index_group(store, model, group, settings, report, progress)
 
 
 def _missing_from_store(store: Store, dirty: bool, report: IngestReport, progress: Progress) -> set[str]:
