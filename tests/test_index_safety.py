@@ -213,6 +213,36 @@ def test_a_long_lived_reader_sees_what_another_process_ingested(settings_factory
     assert [c.source for c in answer.citations] == ["panel.txt"] and "9 times" in answer.answer, answer.answer
 
 
+def test_a_search_overlapping_an_ingests_commit_still_finds_the_replaced_file(settings_factory, tmp_path, monkeypatch):
+    """Found by the concurrency property of tests/test_index_properties.py: a reader that had checked the
+    manifest just before an ingest committed a file's new version and deleted its old chunks searched with
+    the old manifest, and the file was missing from its results (neither version was live to it)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    reader = KnowledgeBase(settings)
+    assert {h.chunk.source for h in reader.retrieve("community notes", k=10, mode="dense")} == {
+        "forum.txt",
+        "kitchen.txt",
+    }
+
+    check = reader.store.sync
+
+    def ingest_right_after_the_check() -> None:
+        check()
+        monkeypatch.setattr(reader.store, "sync", check)
+        ingest(settings)  # another process's ingest: commits kitchen.txt's new version, deletes the old one
+
+    for mode in ("dense", "hybrid"):
+        monkeypatch.setattr(reader.store, "sync", ingest_right_after_the_check)
+        (corpus / "kitchen.txt").write_text(NOTES["kitchen.txt"] + f"\n{mode} " + NOTES["panel.txt"], encoding="utf-8")
+        hits = reader.retrieve("community notes", k=10, mode=mode)
+        assert {h.chunk.source for h in hits} == {"forum.txt", "kitchen.txt"}, (mode, [h.chunk.id for h in hits])
+
+
 def test_ctrl_c_after_a_file_is_committed_leaves_it_findable_by_keyword(settings_factory, tmp_path):
     """Found by the index state machine (a SIGINT just after the first commit of a renamed file): the file was
     committed, so listed and found by dense search, but the keyword index was only rebuilt at the end of a

@@ -32,6 +32,7 @@ KEYWORD_OPEN_ATTEMPTS = 5  # tries to open the keyword index the manifest names,
 # on the dev set (evals/sweep_fusion.py).
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
+SEARCH_ATTEMPTS = 4  # searches overlapping an ingest's commits, run again each time (an ingest commits per file)
 
 
 @dataclass(frozen=True)
@@ -162,12 +163,25 @@ class Retriever:
         raise StoreError(f"the keyword index of {self.settings.data_dir} is missing; run `kbqa ingest` to rebuild it")
 
     def search(self, query: str, k: int, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
-        """The top-k hits for `query`; every hit carries its cosine similarity to the query."""
+        """The top-k hits for `query`; every hit carries its cosine similarity to the query.
+
+        An ingest deletes a file's replaced chunks right after committing its new version, so a search
+        that overlapped a commit may have missed that file altogether: it is run again on the new manifest.
+        """
         if mode not in MODES:
             raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         filters = filters or Filters()
-        depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
         qvec = self.embedder.embed_one(query)
+        for _ in range(SEARCH_ATTEMPTS):
+            read = self.store.read_stamp
+            hits = self._search_once(query, qvec, k, filters, mode)
+            if self.store.read_stamp == read and not self.store.committed_since_read():
+                break
+            self.store.sync()
+        return hits
+
+    def _search_once(self, query: str, qvec: np.ndarray, k: int, filters: Filters, mode: str) -> list[Hit]:
+        depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
         dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
         keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
 

@@ -327,8 +327,17 @@ class Store:
 
     def sync(self) -> None:
         """Pick up an ingest made by another process since the manifest was read (one stat call)."""
-        if _stamp(self.manifest.path) != self._manifest_stamp:
+        if self.committed_since_read():
             self.reload_manifest()
+
+    @property
+    def read_stamp(self) -> tuple[int, ...] | None:
+        """Identifies the manifest this store holds (it changes when any thread reloads it)."""
+        return self._manifest_stamp
+
+    def committed_since_read(self) -> bool:
+        """True if a manifest was committed (by any process) since this one was read (one stat call)."""
+        return _stamp(self.manifest.path) != self._manifest_stamp
 
     def compact(self) -> dict[str, Any]:
         """Rewrite the index's live chunks into a fresh collection and drop the old one, so text of
@@ -437,12 +446,14 @@ def new_collection_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever the manifest is committed: each commit replaces the file (a new inode), and
+    two commits within the file system's clock tick may have the same time and size."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def to_chunk(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
