@@ -1,6 +1,6 @@
 """Cold `kbqa ask` wall time with an existing index (target < 4 s), with interpreter start-up and imports.
 
-    python benchmarks/cold_ask.py [--runs 5] [--json]
+    python benchmarks/cold_ask.py [--runs 5] [--against REV] [--json]
 
 Builds an index of the corpus with `kbqa ingest` in a temporary folder, then runs
 `kbqa ask "..."` (the console script beside this Python) as a fresh process
@@ -8,6 +8,9 @@ Builds an index of the corpus with `kbqa ingest` in a temporary folder, then run
 Also: one `kbqa ask --json` for the in-process split (retrieve_ms includes loading the
 model and opening the indexes in a cold process), the five heaviest imports of
 `import kbqa.cli; import kbqa.api`, and of a whole `kbqa ask` (which imports lazily).
+
+`--against REV` also runs the kbqa source of git revision REV (same Python and packages, its own
+index), alternating with this checkout's, and prints the ratio of their medians: "no slower than".
 """
 
 from __future__ import annotations
@@ -47,6 +50,36 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
     return elapsed, proc
 
 
+# Runs the kbqa CLI from the source folder given as the first argument (ahead of the installed one).
+BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from kbqa.cli import main; sys.exit(main())"
+
+
+def source_of(rev: str, into: Path) -> Path:
+    """src/ of a git revision of this repository, extracted under `into`."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / "src"
+
+
+def against(rev: str, runs: int, cwd: Path) -> dict:
+    """Cold asks of this checkout's source and REV's, alternated, each on an index its own code built."""
+    python, here = sys.executable, str(Path(__file__).resolve().parent.parent / "src")
+    old = str(source_of(rev, cwd))
+    times: dict[str, list[float]] = {"this": [], rev: []}
+    for name, src in (("this", here), (rev, old)):
+        common = [python, "-c", BOOT, src, "--data-dir", str(cwd / f"data-{name}"), "--corpus-dir", str(CORPUS)]
+        run([*common, "ingest"], cwd)
+    for i in range(runs):
+        for name, src in (("this", here), (rev, old)):
+            common = [python, "-c", BOOT, src, "--data-dir", str(cwd / f"data-{name}"), "--corpus-dir", str(CORPUS)]
+            seconds, _ = run([*common, "ask", QUESTION], cwd)
+            times[name].append(seconds)
+        log(f"run {i + 1}: this {times['this'][-1]:.2f} s, {rev} {times[rev][-1]:.2f} s")
+    this_med, rev_med = statistics.median(times["this"]), statistics.median(times[rev])
+    return {"rev": rev, "this_s": times["this"], "rev_s": times[rev], "ratio": round(this_med / rev_med, 3)}
+
+
 def import_tree(stderr: str) -> list[dict]:
     """`-X importtime` lines → nodes with self/cumulative ms, parent, depth (lines come in post-order)."""
     nodes: list[dict] = []
@@ -84,6 +117,7 @@ def roots_ms(nodes: list[dict], prefix: str = "") -> float:
 def main() -> int:
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5, help="cold `kbqa ask` processes (default 5)")
+    p.add_argument("--against", metavar="REV", help="also compare with the kbqa source of this git revision")
     args = p.parse_args()
 
     kbqa = kbqa_script()
@@ -114,6 +148,7 @@ def main() -> int:
         env_cmd = [python, "-X", "importtime", "-m", "kbqa.cli", "--data-dir", str(data), "ask", QUESTION]
         full_s, proc = run(env_cmd, cwd)
         full = import_tree(proc.stderr)
+        compared = against(args.against, args.runs, cwd) if args.against else None
 
     ask_min, ask_med = min(ask_s), statistics.median(ask_s)
     pass_min, pass_med = min(pass_s), statistics.median(pass_s)
@@ -163,6 +198,13 @@ def main() -> int:
         f"= {full_ms / 1000 / full_s:.0%} of that run's {full_s:.2f} s; heaviest:",
         *top(full_top),
     ]
+    if compared:
+        result["against"] = compared
+        this_med, rev_med = statistics.median(compared["this_s"]), statistics.median(compared["rev_s"])
+        lines.append(
+            f"  vs {compared['rev']} (alternated, python -c from source): this {this_med:.2f} s, "
+            f"{compared['rev']} {rev_med:.2f} s median: {compared['ratio']:.2f}×"
+        )
     lines.append(machine_line())
     emit(args, result, lines)
     return 0

@@ -11,7 +11,9 @@ import os
 import random
 import re
 import sys
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,21 @@ if __name__ == "__main__":
 
     data = Path(sys.argv[1])
     print(json.dumps(index_stats(Settings(data_dir=data, corpus_dir=data, chroma_url=None))))
+
+
+def in_threads(target: Callable[..., object], args: list[tuple[Any, ...]]) -> list[BaseException]:
+    """Run `target(*a)` for each `a` in its own thread, all at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(*a: Any) -> None:
+        try:
+            target(*a)
+        except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts there are none
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

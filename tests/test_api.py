@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import jsonschema
@@ -16,7 +15,7 @@ from kbqa.api import KnowledgeBase
 from kbqa.errors import StoreError, UsageError
 from kbqa.schema import Final, TextDelta
 from tests.fake_llm import FakeLLM, Step
-from tests.support import CORPUS, EVALS, PHASE2, SRC_000, SRC_001, load_jsonl
+from tests.support import CORPUS, EVALS, PHASE2, SRC_000, SRC_001, in_threads, load_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER_SCHEMA = json.loads((ROOT / "docs" / "answer.schema.json").read_text())
@@ -248,21 +247,12 @@ def test_eight_threads_with_their_own_conversations_get_the_answers_of_one_at_a_
 
     expected = [run(turns) for turns in conversations]
     got: dict[int, list[str]] = {}
-    errors: list[BaseException] = []
 
     def worker(offset: int) -> None:
-        try:
-            for i in range(offset, len(conversations), 8):
-                got[i] = run(conversations[i])
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
+        for i in range(offset, len(conversations), 8):
+            got[i] = run(conversations[i])
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(worker, [(n,) for n in range(8)]) == []
     assert [got[i] for i in range(len(conversations))] == expected
 
 
@@ -276,21 +266,12 @@ def test_a_fresh_knowledge_base_first_used_by_many_threads_at_once(corpus_kb, tm
         # a copy of the index at a path this process has not opened (Chroma shares one client per path)
         data_dir = shutil.copytree(corpus_kb.settings.data_dir, tmp_path / f"copy{attempt}")
         kb = KnowledgeBase(corpus_kb.settings.with_overrides(data_dir=data_dir))
-        errors: list[BaseException] = []
         answers: list[str] = []
 
-        def ask(kb=kb, errors=errors, answers=answers) -> None:  # noqa: ANN001
-            try:
-                answers.append(kb.ask(PHASE2).answer)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                errors.append(exc)
+        def ask(kb: KnowledgeBase = kb, answers: list[str] = answers) -> None:
+            answers.append(kb.ask(PHASE2).answer)
 
-        threads = [threading.Thread(target=ask) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert in_threads(ask, [()] * 6) == []
         assert len(answers) == 6 and all("Sheffield" in a for a in answers)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from kbqa.errors import UsageError
 from kbqa.feedback import FeedbackStore, to_eval_item
 from kbqa.schema import Answer, Citation
+from tests.support import in_threads
 
 SET_FIELDS = {"id", "question", "history", "category", "sources", "evidence", "reference", "must", "abstain"}
 PASSAGE = "Phase 2 runs to 2020. DCMS works with the universities of Sheffield and Hull on it."
@@ -80,20 +80,7 @@ def test_only_filters_and_bad_values_are_refused(tmp_path: Path):
 
 def test_concurrent_ratings_are_all_kept(tmp_path: Path):
     store = FeedbackStore(tmp_path)  # a new database: the first writers also set it up
-    errors: list[BaseException] = []
-
-    def one(turn: int) -> None:
-        try:
-            rate(store, turn)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(turn,)) for turn in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(lambda turn: rate(store, turn), [(turn,) for turn in range(16)]) == []
     assert sorted(f.turn for f in store.all()) == list(range(16))
 
 

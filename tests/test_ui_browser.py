@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.fake_llm import FakeLLM, Step
 from tests.support import CORPUS, PHASE2
+from tests.test_ui_quality import small_run
 from tests.ui_fixtures import CHROMIUM, UIServer, require_chromium, running_ui, wait_index_ready
 
 pytestmark = pytest.mark.slow
@@ -359,6 +361,29 @@ def test_phone_width_layout(ready_app: UIServer, browser: Browser, shots: Path):
     page.screenshot(path=shots / "phone.png")
     context.close()
     watcher.check()
+
+
+def test_quality_tab_shows_the_latest_eval_run_and_its_report(
+    ready_app: UIServer, page: Page, local_only: LocalOnly, model_cache: Path, shots: Path
+):
+    open_app(page, ready_app)
+    page.get_by_role("tab", name="Quality").click()
+    expect(page.locator("#kbqa-quality")).to_contain_text("No finished evaluation run", timeout=20_000)
+
+    work = ready_app.data_dir.parent  # kbqa ui runs there: its Quality tab reads evals/runs/ under it
+    runs = small_run(work / "quality", model_cache)
+    shutil.copytree(runs, work / "evals" / "runs")
+    summary = json.loads(next((work / "evals" / "runs").glob("*/summary.json")).read_text())
+
+    page.locator("#kbqa-quality-refresh").click()
+    table = page.locator("#kbqa-quality table.kbqa-quality")
+    expect(table).to_contain_text("dev", timeout=20_000)
+    expect(table).to_contain_text(f"{summary['by_set']['dev']['answer_accuracy']:.3f}")
+    page.screenshot(path=shots / "quality.png")
+    with page.expect_download() as download:
+        page.locator("#kbqa-quality-report").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert report.startswith("<!DOCTYPE html>") and "dev" in report
 
 
 @pytest.fixture(scope="module")

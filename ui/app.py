@@ -16,6 +16,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported, e
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -25,11 +26,12 @@ import gradio as gr  # noqa: E402
 import kbqa  # noqa: E402
 from kbqa.config import Settings  # noqa: E402
 from kbqa.errors import KBQAError, UsageError  # noqa: E402
-from kbqa_ui import render  # noqa: E402
-from kbqa_ui.auth import parse_auth  # noqa: E402
-from kbqa_ui.handlers import EXTRACTIVE, Handlers  # noqa: E402
-from kbqa_ui.indexing import IndexStatus, IngestProgress  # noqa: E402
-from kbqa_ui.session import Session, filter_dict  # noqa: E402
+
+from . import quality, render  # noqa: E402
+from .auth import parse_auth  # noqa: E402
+from .handlers import EXTRACTIVE, Handlers  # noqa: E402
+from .indexing import IndexStatus, IngestProgress  # noqa: E402
+from .session import Session, filter_dict  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 TITLE = "kbqa: co-production research, with sources"
@@ -59,6 +61,7 @@ class _Parts:
 
 def build(handlers: Handlers) -> gr.Blocks:
     """The app's layout and events."""
+    demo: gr.Blocks
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
         p = _Parts()
         p.c["session"] = gr.State(None, delete_callback=handlers.forget)  # tab closed: its export file goes
@@ -82,6 +85,9 @@ def build(handlers: Handlers) -> gr.Blocks:
                     )
             with gr.Tab("Documents", id="documents"):
                 _documents_tab(p, handlers.settings)
+            with gr.Tab("Quality", id="quality") as quality_tab:
+                _quality_tab(p)
+            p.c["quality_tab"] = quality_tab
         # hidden inputs of the API endpoints that the page reaches through the panel's script
         p.c["api_turn"] = gr.Number(visible=False, precision=0)
         p.c["api_n"] = gr.Number(visible=False, precision=0)
@@ -186,6 +192,19 @@ def _documents_tab(p: _Parts, settings: Settings) -> None:
     p.c["remove_result"] = gr.HTML(label="Remove result", elem_id="kbqa-remove-result")
 
 
+def _quality_tab(p: _Parts) -> None:
+    gr.Markdown(
+        "The latest answer-quality evaluation (`kbqa eval run`, see evals/README.md): how often answers carry "
+        "every fact of the reference, cite the evidence and decline what the knowledge base does not answer."
+    )
+    p.c["quality"] = gr.HTML(elem_id="kbqa-quality")
+    with gr.Row():
+        p.c["quality_refresh"] = gr.Button("Refresh", elem_id="kbqa-quality-refresh", scale=0)
+        p.c["quality_report"] = gr.DownloadButton(
+            "Download the full report (HTML)", visible=False, elem_id="kbqa-quality-report", scale=0, min_width=280
+        )
+
+
 def _wire(p: _Parts, ui: _Events, demo: gr.Blocks, settings: Settings) -> None:
     """Events → handlers. Answers share a concurrency group sized by the settings; indexing runs one at a time
     in its own group, so an upload never holds up questions; clicks on sources are not queued behind answers."""
@@ -239,6 +258,10 @@ def _wire(p: _Parts, ui: _Events, demo: gr.Blocks, settings: Settings) -> None:
         ui.remove, [p.remove_dd], [p.remove_result, *choice_outputs], api_name="remove_source", **index_options
     )
 
+    quality_outputs = [p.quality, p.quality_report]
+    p.quality_tab.select(ui.quality, None, quality_outputs, api_visibility="private", **quick)
+    p.quality_refresh.click(ui.quality, None, quality_outputs, api_name="quality", **quick)
+
     status_outputs = [p.status, p.timer, *choice_outputs]
     demo.load(ui.on_load, None, status_outputs, api_name="index_status", **quick)
     p.timer.tick(ui.on_load, None, status_outputs, api_visibility="private", **quick)
@@ -262,7 +285,7 @@ class _Events:
         contributor: str | None = None,
         year_from: str | None = None,
         year_to: str | None = None,
-    ):  # noqa: ANN201 - a generator of component updates
+    ) -> Iterator[tuple[Any, ...]]:
         """Answer a question in this session's conversation, streaming the answer into the chat."""
         session = self.h.session(session)
         try:
@@ -363,6 +386,14 @@ class _Events:
             gr.Dropdown(choices=[r.source for r in rows]),
         ]
 
+    def quality(self) -> list[Any]:
+        """The Quality tab: the newest finished eval run's figures and its report."""
+        view = quality.latest(self.h.settings.eval_runs_dir)
+        report = (
+            gr.DownloadButton(value=str(view.report), visible=True) if view.report else gr.DownloadButton(visible=False)
+        )
+        return [view.html, report]
+
     def on_load(self) -> list[Any]:
         """Page load: the index status, and the filter choices and file list once the index is ready."""
         status = self.h.status
@@ -437,6 +468,9 @@ def launch_options(settings: Settings, share: bool = False) -> dict[str, Any]:
         "max_file_size": int(4 * settings.upload_max_mb * 1_000_000),
         "show_error": False,  # Gradio would render a bug's message as HTML; our own errors are escaped gr.Errors
         "footer_links": ["api", "settings"],
+        # the Quality tab offers the latest eval report for download (eval runs hold questions and passages
+        # of the knowledge base, nothing else)
+        "allowed_paths": [str(Path(settings.eval_runs_dir).resolve())],
     }
 
 

@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from kbqa_ui.render import merge_spans
-from kbqa_ui.session import Turn, filter_dict
+from .render import merge_spans
+from .session import Turn, filter_dict
 
 # Brackets (links), emphasis, code, inline HTML, tables, strike-through; "#" only starts a heading at a line start
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])|^(#)", re.MULTILINE)
@@ -58,7 +58,7 @@ def turn_markdown(index: int, turn: Turn) -> str:
         how.append(f"searched as “{answer.standalone_question}”")
     lines += [f"*{md_escape(' · '.join(str(h) for h in how))}*", ""]
     for c in answer.citations:
-        check = {True: ", verified", False: ", NOT verified"}.get(c.verified, "")
+        check = {True: ", verified", False: ", NOT verified", None: ""}[c.verified]
         lines += [
             f"[{c.n}] **{md_escape(c.title)}** — {md_escape(c.source)} (score {c.score:.2f}{check})",
             "",

@@ -20,10 +20,11 @@ import kbqa
 from kbqa import Answer, Filters, KnowledgeBase
 from kbqa.errors import KBQAError, UsageError
 from kbqa.feedback import FeedbackStore
-from kbqa_ui import render, uploads
-from kbqa_ui.export import conversation_markdown
-from kbqa_ui.indexing import IndexStatus, IngestProgress
-from kbqa_ui.session import AskOptions, Session, Turn
+
+from . import render, uploads
+from .export import conversation_markdown
+from .indexing import IndexStatus, IngestProgress
+from .session import AskOptions, Session, Turn
 
 EXTRACTIVE = "extractive"
 WAIT_POLL_S = 0.5
@@ -184,7 +185,7 @@ class Handlers:
         """The whole entry a citation comes from, the cited passage highlighted in it."""
         t = session.turn(int(turn))
         citation = next((c for c in t.answer.citations if c.n == int(n)), None) if t else None
-        if citation is None or not citation.entry_id:
+        if t is None or citation is None or not citation.entry_id:
             return self.panel(session, int(turn), int(n))
         try:
             found = self.kb.entry(citation.entry_id)
@@ -269,13 +270,13 @@ class Handlers:
             return report
         folder = uploads.upload_dir(self.settings)
         stored: dict[str, Path] = {}
-        for path, original in files:
+        for temporary, original in files:
             try:
                 name = uploads.safe_name(original)
                 if name in stored:
                     raise uploads.UploadError(name, "uploaded twice in this batch")
-                uploads.check_file(Path(path), name, self.settings)
-                stored[name] = uploads.store(Path(path), name, folder)
+                uploads.check_file(Path(temporary), name, self.settings)
+                stored[name] = uploads.store(Path(temporary), name, folder)
             except uploads.UploadError as exc:
                 report.files.append(uploads.FileResult(str(original), False, exc.reason))
         if not stored:

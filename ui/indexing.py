@@ -11,11 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from kbqa import KnowledgeBase
+from kbqa import KnowledgeBase, Progress
 from kbqa.errors import KBQAError
 
 
-class IngestProgress:
+class IngestProgress(Progress):
     """kbqa ingest progress events → counts and a one-line description (thread-safe)."""
 
     def __init__(self, on_change: Callable[[IngestProgress], None] | None = None) -> None:

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kbqa.schema import Answer, Citation, Entry
-from kbqa_ui.uploads import UploadReport
+
+from .uploads import UploadReport
 
 MARKER = re.compile(r"\[(\d+)\]")
 PREVIEW_CHARS = 160

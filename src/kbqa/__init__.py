@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kbqa.config import Settings, offline
     from kbqa.conversation import Conversation
     from kbqa.errors import DocumentError, KBQAError, LLMError, StoreError, UsageError
+    from kbqa.ingestion.pipeline import Progress
     from kbqa.retrieve import Filters
     from kbqa.schema import (
         Answer,
@@ -47,6 +48,7 @@ _LAZY = {
     "Settings": "kbqa.config",
     "offline": "kbqa.config",
     "Filters": "kbqa.retrieve",
+    "Progress": "kbqa.ingestion.pipeline",
     "Answer": "kbqa.schema",
     "Citation": "kbqa.schema",
     "TextDelta": "kbqa.schema",
@@ -76,6 +78,7 @@ __all__ = [
     "KBQAError",
     "KnowledgeBase",
     "LLMError",
+    "Progress",
     "Reset",
     "Settings",
     "SourceInfo",

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _eval_parser(sub: argparse._SubParsersAction) -> None:
+def _eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`kbqa eval run|validate|compare|export|add|report` (evals/README.md)."""
     from kbqa.eval.cli import add_commands
 

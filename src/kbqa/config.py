@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     upload_types: list[str] = [".txt", ".md", ".html", ".pdf", ".docx"]
     upload_max_mb: float = 20.0  # per uploaded file
     upload_max_files: int = 20  # per upload
+    eval_runs_dir: Path = Path("evals/runs")  # the web UI's Quality tab shows the newest finished run here
     ui_examples: list[str] = [  # shown on the empty chat
         "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
         "Who coordinated the cultural strand of the Imagine project?",

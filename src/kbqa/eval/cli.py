@@ -11,14 +11,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from kbqa.eval.progress import RunProgress
+
+if TYPE_CHECKING:
+    from kbqa.config import Settings
 
 EXIT_GATE, EXIT_INTERRUPTED = 1, 130
 DEFAULT_CONFIG = Path("evals/configs/extractive.toml")
-SUMMARY_METRICS = ["correct", "answer_accuracy", "abstention_recall", "false_abstention", "hit@5", "mrr", "citation_recall", "citation_precision", "latency_p50_s"]  # fmt: skip
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("eval", help="evaluation runs, reports, comparison and a CI gate (see evals/README.md)")
     p.add_argument("--questions", type=Path, help=argparse.SUPPRESS)  # the old form: one set, extractive or --llm
     p.add_argument("--llm", help=argparse.SUPPRESS)
@@ -188,10 +192,12 @@ def cmd_eval_report(args: argparse.Namespace) -> int:
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The main metrics, overall and per set, as a plain table."""
+    from kbqa.eval.summary import HEADLINE_METRICS
+
     groups = [("all", summary["metrics"] | {"items": summary["items"]}), *summary["by_set"].items()]
     head = f"{'':<20}" + "".join(f"{name[:10]:>11}" for name, _ in groups)
     lines = [head, f"{'items':<20}" + "".join(f"{figs['items']:>11}" for _, figs in groups)]
-    for metric in SUMMARY_METRICS:
+    for metric in HEADLINE_METRICS:
         cells = "".join(f"{_cell(figs.get(metric)):>11}" for _, figs in groups)
         lines.append(f"{metric:<20}{cells}")
     judge = summary.get("judge", {}).get("agreement", {})
@@ -227,7 +233,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:30]
 
 
-def _settings(args: argparse.Namespace):  # noqa: ANN202
+def _settings(args: argparse.Namespace) -> Settings:
     from kbqa.config import Settings
 
     return Settings().with_overrides(data_dir=args.data_dir, corpus_dir=args.corpus_dir)
@@ -235,12 +241,12 @@ def _settings(args: argparse.Namespace):  # noqa: ANN202
 
 def _documents(args: argparse.Namespace) -> list[Path]:
     if args.documents:
-        return args.documents
+        return list(args.documents)
     settings = _settings(args)
     return [Path(settings.corpus_dir)] + [p for p in [Path("evals/trial_docs")] if p.is_dir()]
 
 
-class _RunBar:
+class _RunBar(RunProgress):
     """Progress of a run on stderr: a rich bar on a terminal, else a line every 10 s."""
 
     def __init__(self) -> None:

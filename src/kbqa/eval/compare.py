@@ -25,7 +25,7 @@ def binomial_p(k: int, n: int) -> float:
     if n == 0:
         return 1.0
     tail = sum(comb(n, i) for i in range(min(k, n - k) + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    return float(min(1.0, 2 * tail))
 
 
 @dataclass

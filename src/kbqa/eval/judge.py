@@ -82,10 +82,10 @@ def parse_verdict(text: str) -> tuple[str, str]:
     if isinstance(data, dict) and isinstance(data.get("verdict"), str):
         verdict, reason = data["verdict"], str(data.get("reason", ""))
     else:
-        m = re.search(r"verdict\W{0,5}(\w+)", text, re.I) or re.match(r"\W*(yes|no|partly|partial)\b", text, re.I)
-        if not m:
+        found = re.search(r"verdict\W{0,5}(\w+)", text, re.I) or re.match(r"\W*(yes|no|partly|partial)\b", text, re.I)
+        if not found:
             raise ValueError(f"no verdict in the reply: {text.strip()[:80]!r}")
-        verdict, reason = m.group(1), text[m.end() :].strip(" \n\"',.:;}")
+        verdict, reason = found.group(1), text[found.end() :].strip(" \n\"',.:;}")
     word = verdict.strip().lower()
     word = _ALIASES.get(word, word)
     if word not in SCORES:
@@ -168,12 +168,15 @@ class Judge:
                 self.down = f"{self.failures} judge calls failed in a row, the last: {exc}"
             return JudgeVerdict(error=f"unjudged: {exc}")
         self.failures = 0
-        usage = {"prompt_tokens": reply.usage.get("prompt_tokens", 0), "completion_tokens": reply.usage.get("completion_tokens", 0)}  # fmt: skip
+        tokens = reply.usage.get("prompt_tokens", 0), reply.usage.get("completion_tokens", 0)
         try:
             verdict, reason = parse_verdict(reply.text)
         except ValueError as exc:
-            return JudgeVerdict(error=f"unjudged: malformed verdict ({exc})", **usage)
-        return JudgeVerdict(score=SCORES[verdict], verdict=verdict, reason=reason, **usage)
+            error = f"unjudged: malformed verdict ({exc})"
+            return JudgeVerdict(error=error, prompt_tokens=tokens[0], completion_tokens=tokens[1])
+        return JudgeVerdict(
+            score=SCORES[verdict], verdict=verdict, reason=reason, prompt_tokens=tokens[0], completion_tokens=tokens[1]
+        )
 
 
 def _conversation(record: Record) -> str:

@@ -3,6 +3,7 @@ answers and questions is escaped (document text is data)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def page(title: str, body: str) -> str:
     )
 
 
-def bar_chart(labels: list[str], values: list[float], title: str, x_label: str, color: str = "#3b6ea8") -> str:
+def bar_chart(labels: list[str], values: Sequence[float], title: str, x_label: str, color: str = "#3b6ea8") -> str:
     """An inline SVG bar chart (one bar per label, counts on top)."""
     width, height, left, bottom, top = 460, 220, 36, 42, 14
     n = max(1, len(values))

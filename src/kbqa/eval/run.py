@@ -31,6 +31,7 @@ from kbqa.eval import citations
 from kbqa.eval.dataset import Item, QuestionSet, evidence_in, load_set, span_in
 from kbqa.eval.judge import Judge, JudgeConfig
 from kbqa.eval.metrics import DEPTH, Record, Retrieved, item_values
+from kbqa.eval.progress import RunProgress
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -162,14 +163,6 @@ def missing_env(loaded: LoadedConfig) -> list[str]:
 # ------------------------------------------------------------------ progress
 
 
-class RunProgress:
-    """Receives run events; the CLI draws a progress bar from them."""
-
-    def start(self, total: int, done: int, folder: Path, resumed: bool) -> None: ...
-    def item_done(self, record: Record) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
 # ------------------------------------------------------------------ the index a run answers from
 
 
@@ -235,7 +228,7 @@ class Runner:
     config: RunConfig
     judge: Judge | None = None
     relevant: dict[str, int] = field(default_factory=dict)  # item key → passages in the index holding evidence
-    support: citations.SupportCheck | None = None
+    support: citations.SupportCheck = field(init=False)
 
     def __post_init__(self) -> None:
         from kbqa.answer.verify import Verifier

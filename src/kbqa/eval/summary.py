@@ -8,6 +8,9 @@ from typing import Any
 from kbqa.eval.judge import agreement, unjudged
 from kbqa.eval.metrics import DEPTH, METRICS, Record, aggregate, applies, ranks
 
+# What `kbqa eval run` prints and the web UI's Quality tab shows, overall and per set.
+HEADLINE_METRICS = ["correct", "answer_accuracy", "abstention_recall", "false_abstention", "hit@5", "mrr", "citation_recall", "citation_precision", "latency_p50_s"]  # fmt: skip
+
 
 def summarize(records: list[Record], meta: dict[str, Any], judge: dict[str, Any] | None = None) -> dict[str, Any]:
     """summary.json: figures computed from the records (never typed in)."""

@@ -14,10 +14,14 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 from kbqa.config import Settings
 from kbqa.errors import LLMError, UsageError
 from kbqa.schema import Reset
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 # name → (base URL, default model, environment variable holding the API key)
 PRESETS: dict[str, tuple[str, str | None, str | None]] = {
@@ -155,7 +159,7 @@ class LLMClient:
             raise _Deadline()
         stream = self._client.chat.completions.create(
             model=reply.model or "",
-            messages=messages,
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=self.config.temperature,
             max_tokens=max_tokens or self.config.max_output_tokens,
             stream=True,
@@ -166,10 +170,11 @@ class LLMClient:
             for chunk in stream:
                 if time.monotonic() > deadline:
                     raise _Deadline()
-                if getattr(chunk, "usage", None):
+                usage = getattr(chunk, "usage", None)
+                if usage:
                     reply.usage = {
-                        "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                        "completion_tokens": chunk.usage.completion_tokens or 0,
+                        "prompt_tokens": usage.prompt_tokens or 0,
+                        "completion_tokens": usage.completion_tokens or 0,
                     }
                 for choice in chunk.choices or []:
                     delta = getattr(choice.delta, "content", None) if choice.delta else None
@@ -186,8 +191,8 @@ class LLMClient:
         if isinstance(exc, self._transport_errors):
             return not isinstance(exc, _timeout_types())
         if isinstance(exc, o.APIStatusError):
-            return exc.status_code >= 500 or exc.status_code == 429
-        return isinstance(exc, o.APIError) and not isinstance(exc, o.APIStatusError)  # e.g. a stream cut mid-way
+            return bool(exc.status_code >= 500 or exc.status_code == 429)
+        return bool(isinstance(exc, o.APIError) and not isinstance(exc, o.APIStatusError))  # e.g. a stream cut mid-way
 
     def _describe_cut(self) -> str:
         return f"the LLM at {self.config.base_url} stopped mid-answer (connection lost) and retries were used up"

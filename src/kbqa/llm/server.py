@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from kbqa.config import Settings
 from kbqa.errors import LLMError
@@ -42,7 +42,7 @@ INSTALL_HINT = "pip install 'kbqa[llm]'"
 _CHUNK = 4 << 20
 
 
-class LlamaServer(subprocess.Popen):
+class LlamaServer(subprocess.Popen[bytes]):
     """A running llama.cpp server process, with its base URL and the file its output goes to."""
 
     base_url: str
@@ -140,7 +140,7 @@ def cached_sha256(path: Path) -> str:
     try:
         saved = json.loads(sidecar.read_text())
         if {k: saved.get(k) for k in key} == key and isinstance(saved.get("sha256"), str):
-            return saved["sha256"]
+            return str(saved["sha256"])
     except (OSError, ValueError):
         pass
     digest = _sha256(path)
@@ -276,7 +276,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind((HOST, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _check_port_free(port: int) -> None:
@@ -340,7 +341,7 @@ def _answers(url: str) -> bool:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=2.0) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -357,7 +358,7 @@ def _tail(proc: LlamaServer, lines: int = 3) -> str:
     return " | ".join(last) or "(no output)"
 
 
-def stop_server(proc: subprocess.Popen, grace: float = 10.0) -> None:
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     """Stop the server: SIGTERM, then SIGKILL if it has not exited after `grace` seconds."""
     if proc.poll() is None:
         proc.terminate()
@@ -435,7 +436,7 @@ def run_llama_server(argv: list[str]) -> None:
 
     default = low.llama_model_default_params
 
-    def params():  # noqa: ANN202 - a ctypes struct
+    def params() -> Any:  # a ctypes struct
         value = default()
         if hasattr(value, "use_extra_bufts"):  # llama.cpp builds older than the option have no AMX path
             value.use_extra_bufts = False

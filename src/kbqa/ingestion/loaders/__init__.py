@@ -35,7 +35,8 @@ def loader_for(path: Path) -> Callable[[Path], str]:
         suffix = path.suffix or "(none)"
         raise DocumentError(f"unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     module, _, function = target.partition(":")
-    return getattr(importlib.import_module(module), function)
+    loader: Callable[[Path], str] = getattr(importlib.import_module(module), function)
+    return loader
 
 
 def hard_wrapped(path: Path) -> bool:

@@ -61,7 +61,8 @@ def table_rows(table: Table) -> list[str]:
 
 def _cells(row: _Row) -> list[str]:
     """The texts of a row's cells; a cell merged across columns counted once."""
-    out, seen = [], []
+    out: list[str] = []
+    seen: list[object] = []
     for cell in row.cells:
         if any(cell._tc is tc for tc in seen):  # python-docx repeats a merged cell for each grid column
             continue

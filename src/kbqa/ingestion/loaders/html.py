@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbqa.errors import DocumentError
 from kbqa.ingestion.loaders import first_line
 from kbqa.ingestion.loaders.plain import decode
+
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 
 def load(path: Path) -> str:
@@ -45,7 +49,7 @@ _FURNITURE_CLASS = re.compile(
 )
 
 
-def _is_furniture(tag) -> bool:  # noqa: ANN001 - a bs4 Tag
+def _is_furniture(tag: Tag) -> bool:
     """A block whose class names it as page furniture (whole class names only; never the page body)."""
     if tag.name in ("html", "body", "main", "article"):
         return False

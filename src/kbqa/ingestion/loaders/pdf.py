@@ -13,9 +13,13 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbqa.errors import DocumentError
 from kbqa.ingestion.loaders import first_line
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 HARD_WRAPPED = True
 
@@ -40,7 +44,7 @@ def load(path: Path) -> str:
 Line = tuple[str, float]  # a printed line and the size of its type (points)
 
 
-def _page_lines(page) -> list[Line]:  # noqa: ANN001 - a pypdf PageObject
+def _page_lines(page: PageObject) -> list[Line]:
     """A page's lines as pypdf extracts them, each with the size its text is set in."""
     lines: list[list[tuple[str, float]]] = [[]]
 
