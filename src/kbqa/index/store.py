@@ -414,7 +414,7 @@ class Store:
 _EMBEDDED_OPEN_LOCK = threading.Lock()
 
 
-def _fresh_persistent_client(path: Path, settings: Any):  # noqa: ANN202, ANN401 - chromadb types, imported lazily
+def _fresh_persistent_client(path: Path, settings: Any) -> Any:  # noqa: ANN401 - chromadb types, imported lazily
     """A client of the embedded Chroma in `path` that reads the folder as it is now.
 
     Chroma shares one `System` per folder between all the clients of a process, and that System keeps the
