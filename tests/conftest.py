@@ -24,11 +24,11 @@ pytest_plugins = ["tests.llm_fixtures", "tests.chroma_fixtures", "tests.ui_fixtu
 # Hypothesis profiles for the property tests of the index (tests/test_index_properties.py). Their examples
 # embed, ingest and kill real processes, so: no deadline, and slow data generation is expected. "ci" is the
 # default (bounded: about 2 minutes on 2 cores, no example database); `pytest -m properties --hypothesis-profile
-# long` runs five times the examples, each up to 40 steps (about 30-40 minutes; README, Development), keeping
+# long` runs ten times the examples, each up to 40 steps (about 35 minutes; README, Development), keeping
 # failing examples in .hypothesis/ (git-ignored) to replay first on the next run.
 _UNHURRIED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 hypothesis_settings.register_profile("ci", max_examples=5, stateful_step_count=12, database=None, **_UNHURRIED)
-hypothesis_settings.register_profile("long", max_examples=25, stateful_step_count=40, **_UNHURRIED)
+hypothesis_settings.register_profile("long", max_examples=50, stateful_step_count=40, **_UNHURRIED)
 hypothesis_settings.load_profile("ci")
 
 
