@@ -255,7 +255,7 @@ def synthetic_index(n: int, per_source: int = 20, seed: int = 7, cache: Path | N
     return {"settings": settings, "folder": folder, "cached": False, "timings": timings}
 
 
-def _build_synthetic(n: int, per_source: int, seed: int, settings) -> dict[str, float]:  # noqa: ANN001
+def _build_synthetic(n: int, per_source: int, seed: int, settings) -> dict[str, float]:
     import hashlib
 
     import numpy as np

@@ -20,7 +20,7 @@ from pathlib import Path
 from _common import CORPUS, PhaseTimer, emit, log, machine, machine_line, parser, questions, summary_ms
 
 
-def ask_item(kb, item: dict, counters: dict) -> tuple:  # noqa: ANN001
+def ask_item(kb, item: dict, counters: dict) -> tuple:
     """As the eval harness (kbqa.eval.run): replay the history untimed, then time the question itself."""
     from kbqa.conversation import Conversation
 
@@ -49,7 +49,7 @@ def main() -> int:
     texts: list[str] = []
     original_embed = Embedder.embed
 
-    def counting_embed(self, batch, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def counting_embed(self, batch, *a, **kw):
         texts.extend(batch)
         return original_embed(self, batch, *a, **kw)
 

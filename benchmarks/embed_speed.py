@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from _common import CORPUS, corpus_pieces, emit, log, machine, machine_line, parser, synthetic_page
 
 
-def texts_for(n: int, settings) -> list[str]:  # noqa: ANN001
+def texts_for(n: int, settings) -> list[str]:
     from kbqa.ingestion.chunking import chunk_parts
     from kbqa.ingestion.clean import clean
     from kbqa.ingestion.loaders import load_text
@@ -47,7 +47,7 @@ def texts_for(n: int, settings) -> list[str]:  # noqa: ANN001
     return texts[:n]
 
 
-def serve(model) -> tuple[ThreadingHTTPServer, str]:  # noqa: ANN001
+def serve(model) -> tuple[ThreadingHTTPServer, str]:
     """A minimal OpenAI-compatible embeddings server computing with `model`."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,7 +56,7 @@ def serve(model) -> tuple[ThreadingHTTPServer, str]:  # noqa: ANN001
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             vectors = model.embed(body["input"], len(body["input"]))
             data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]

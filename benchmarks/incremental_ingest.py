@@ -67,7 +67,7 @@ def instrument(timer: PhaseTimer) -> None:
     timer.wrap(pipeline, "_live_chunks_of", "keyword: read chunks", eager=True)
 
 
-def small_page(rng: random.Random, marker: str, settings) -> str:  # noqa: ANN001
+def small_page(rng: random.Random, marker: str, settings) -> str:
     """A knowledge-base page of about WANTED_CHUNKS chunks, with one made-up word to find it by."""
     from kbqa.ingestion.chunking import chunk_parts
     from kbqa.ingestion.clean import clean

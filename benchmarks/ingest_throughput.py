@@ -35,7 +35,7 @@ TARGET_RATIO = 0.7
 MAX_DRIFT = 0.15  # raw throughput before and after ingest may differ this much before the ratio is flagged
 
 
-def chunk_file(path: Path, settings) -> list:  # noqa: ANN001
+def chunk_file(path: Path, settings) -> list:
     """The chunks ingest would make of one file (same public functions, same settings)."""
     from kbqa.ingestion.chunking import chunk_parts
     from kbqa.ingestion.clean import clean

@@ -47,7 +47,7 @@ def rows(kb: KnowledgeBase, path: Path) -> list[tuple[str, np.ndarray, float | N
             chat.ask(earlier)
         follow = resolve(item["question"], chat.turns)
         request = Request(item["question"], follow, kb.settings.k, Filters(), kb.settings.abstain_threshold)
-        if kb._choose(request, None).name != "extractive":  # noqa: SLF001 - which answerer takes it
+        if kb._choose(request, None).name != "extractive":
             continue
         hits = kb.retrieve_for(follow, kb.settings.k, Filters())
         answerer = Extractive(kb.settings, kb.embedder, kb.keyword_index)
@@ -67,7 +67,7 @@ def rows(kb: KnowledgeBase, path: Path) -> list[tuple[str, np.ndarray, float | N
     return out
 
 
-def fit(data, l2: float = 0.05, steps: int = 20000, lr: float = 0.1):  # noqa: ANN001, ANN201
+def fit(data, l2: float = 0.05, steps: int = 20000, lr: float = 0.1):
     X = np.array([x for _, x, y, miss in data if y is not None and not miss])
     y = np.array([y for _, _, y, miss in data if y is not None and not miss])
     weight = np.where(y == 0, (y == 1).sum() / max(1, (y == 0).sum()), 1.0)  # balance the classes
@@ -80,7 +80,7 @@ def fit(data, l2: float = 0.05, steps: int = 20000, lr: float = 0.1):  # noqa: A
     return w, b
 
 
-def report(name: str, data, w: np.ndarray, b: float) -> None:  # noqa: ANN001
+def report(name: str, data, w: np.ndarray, b: float) -> None:
     print(f"{name}:")
     for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
         p = {qid: 0.0 if miss else 1 / (1 + np.exp(-(x @ w + b))) for qid, x, _, miss in data}

@@ -72,7 +72,7 @@ def _is_heading(para: str) -> bool:
     return len(para) < 60 and not para.rstrip().endswith((".", ":", "?", "!"))
 
 
-def _fitting_size(pdf, text: str) -> int:  # noqa: ANN001 - an FPDF
+def _fitting_size(pdf, text: str) -> int:
     """The largest heading size (16 pt down to 11 pt) at which `text` fits the page's width on one line."""
     for size in range(16, 11, -1):
         pdf.set_font("Helvetica", style="B", size=size)
@@ -81,7 +81,7 @@ def _fitting_size(pdf, text: str) -> int:  # noqa: ANN001 - an FPDF
     return 11
 
 
-def _hyphenable(word: str, hyphenator) -> str:  # noqa: ANN001 - a pyphen.Pyphen
+def _hyphenable(word: str, hyphenator) -> str:
     """`word` with soft hyphens at its hyphenation points, if it is long enough to be split."""
     letters = sum(ch.isalpha() for ch in word)
     return hyphenator.inserted(word, hyphen=SOFT_HYPHEN) if letters >= HYPHENATE_FROM else word
@@ -110,7 +110,7 @@ def render_docx(src: Path, dest: Path) -> Path:
     return dest
 
 
-def _add_table(document, rows: list[list[str]]) -> None:  # noqa: ANN001 - a docx Document
+def _add_table(document, rows: list[list[str]]) -> None:
     table = document.add_table(rows=len(rows), cols=max(len(r) for r in rows))
     table.style = "Table Grid"
     for r, values in enumerate(rows):

@@ -14,10 +14,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.support import CORPUS, cli_env, make_settings
 
 pytest_plugins = ["tests.llm_fixtures", "tests.chroma_fixtures", "tests.ui_fixtures"]
+
+# Hypothesis profiles for the property tests of the index (tests/test_index_properties.py). Their examples
+# embed, ingest and kill real processes, so: no deadline, and slow data generation is expected. "ci" is the
+# default (bounded: about 2 minutes on 2 cores, no example database); `pytest -m properties --hypothesis-profile
+# long` runs ten times the examples, each up to 40 steps (about 35 minutes; README, Development), keeping
+# failing examples in .hypothesis/ (git-ignored) to replay first on the next run.
+_UNHURRIED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+hypothesis_settings.register_profile("ci", max_examples=5, stateful_step_count=12, database=None, **_UNHURRIED)
+hypothesis_settings.register_profile("long", max_examples=50, stateful_step_count=40, **_UNHURRIED)
+hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +47,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings_factory(tmp_path: Path, model_cache: Path) -> Callable[..., object]:
     """settings_factory(**overrides) → Settings with data_dir=tmp_path/data, corpus_dir=tmp_path/corpus."""
 
-    def make(**overrides: object):  # noqa: ANN202
+    def make(**overrides: object):
         data_dir = overrides.pop("data_dir", tmp_path / "data")
         corpus_dir = overrides.pop("corpus_dir", tmp_path / "corpus")
         return make_settings(data_dir, corpus_dir, model_cache, **overrides)
@@ -44,7 +56,7 @@ def settings_factory(tmp_path: Path, model_cache: Path) -> Callable[..., object]
 
 
 @pytest.fixture(scope="session")
-def corpus_kb(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):  # noqa: ANN201
+def corpus_kb(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
     """A KnowledgeBase over the real corpus, ingested once per session (read-only for tests)."""
     from kbqa.api import KnowledgeBase
 
@@ -71,7 +83,7 @@ def run_cli(tmp_path: Path, model_cache: Path) -> Callable[..., subprocess.Compl
         corpus_dir: Path | None = None,
         env: dict[str, str] | None = None,
         timeout: float = 300,
-        input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+        input: str | None = None,
     ) -> subprocess.CompletedProcess:
         full_env = cli_env(model_cache, data_dir or tmp_path / "data", corpus_dir or CORPUS, env)
         return subprocess.run(
@@ -88,7 +100,7 @@ def run_cli(tmp_path: Path, model_cache: Path) -> Callable[..., subprocess.Compl
 
 
 @pytest.fixture
-def cli(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+def cli(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """cli(*args, data_dir=None, corpus_dir=None, input=None) → CompletedProcess, running `kbqa.cli.main` in this
     process (as fast as a function call) with the same environment `run_cli` gives a subprocess."""
     from kbqa.cli import main
@@ -97,7 +109,7 @@ def cli(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, caps
         *args: object,
         data_dir: Path | None = None,
         corpus_dir: Path | None = None,
-        input: str | None = None,  # noqa: A002
+        input: str | None = None,
     ) -> subprocess.CompletedProcess:
         saved = dict(os.environ)
         os.environ.clear()
@@ -123,7 +135,7 @@ def embed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     original = Embedder.embed
 
-    def spy(self, texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def spy(self, texts, *args, **kwargs):
         calls.append(list(texts))
         return original(self, texts, *args, **kwargs)
 

@@ -32,7 +32,7 @@ PHASE2 = "Which universities are partners in Phase 2 of the Enabling Social Acti
 _HERMETIC_PREFIX = "KBQA_"
 
 
-def make_settings(data_dir: Path, corpus_dir: Path, model_cache: Path, **overrides: Any):  # noqa: ANN201
+def make_settings(data_dir: Path, corpus_dir: Path, model_cache: Path, **overrides: Any):
     """Settings for one test index; explicit None for fields a developer's KBQA_* env could set."""
     from kbqa.config import Settings
 
@@ -87,7 +87,7 @@ def write_generated_corpus(folder: Path, n: int, seed: int = 7) -> list[Path]:
     return paths
 
 
-def index_stats(settings) -> dict[str, Any]:  # noqa: ANN001
+def index_stats(settings) -> dict[str, Any]:
     """What is in Chroma versus what the manifest says is live."""
     from kbqa.index.store import Store, to_chunk
 
@@ -131,7 +131,7 @@ def in_threads(target: Callable[..., object], args: list[tuple[Any, ...]]) -> li
     def guarded(*a: Any) -> None:
         try:
             target(*a)
-        except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts there are none
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=guarded, args=a) for a in args]

@@ -115,3 +115,44 @@ def test_first_ask_builds_the_index(run_cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "building it from" in proc.stderr
     assert "Hull" in json.loads(proc.stdout)["answer"]
+
+
+@pytest.mark.parametrize("where", ["build_parser", "offline"])
+def test_ctrl_c_while_the_command_starts_is_one_line_not_a_traceback(where, monkeypatch, capsys):
+    """Found by the index state machine: Ctrl-C in the first ~0.15 s of `kbqa ingest` (parsing arguments,
+    importing settings) escaped the handler and printed Python's traceback."""
+    import kbqa.cli
+    import kbqa.config
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kbqa.cli if where == "build_parser" else kbqa.config, where, interrupted)
+    assert kbqa.cli.main(["ingest"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("error: interrupted") and err.count("\n") == 1, err
+
+
+def test_ctrl_c_during_an_extension_import_is_interrupted_not_an_internal_error(monkeypatch, capsys):
+    """Found by the index state machine's long run: Ctrl-C while a C extension initialised (kbqa imports
+    numpy, onnxruntime, chromadb lazily) surfaced as `internal error (ImportError: initialization failed)`
+    with exit status 1. Python raises that ImportError with the KeyboardInterrupt as its context."""
+    import kbqa.cli
+
+    def import_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed") from None  # as CPython does: context kept, not shown
+
+    def run_interrupted(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    for fake in (import_interrupted, run_interrupted):
+        monkeypatch.setattr(kbqa.cli, "cmd_sources", fake)
+        assert kbqa.cli.main(["sources"]) == 130
+        err = capsys.readouterr().err
+        assert err.startswith("error: interrupted") and "internal error" not in err, err

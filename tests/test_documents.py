@@ -282,7 +282,7 @@ def entries_of(parts: list[Part]) -> dict[str, object]:
     return {p.entry.entry_id: p.entry for p in parts}
 
 
-def find_entry(parts: list[Part], title_start: str):  # noqa: ANN201
+def find_entry(parts: list[Part], title_start: str):
     found = [e for e in entries_of(parts).values() if e.title.startswith(title_start)]
     assert len(found) == 1, [e.title for e in entries_of(parts).values()]
     return found[0]

@@ -28,7 +28,7 @@ from tests.support import (
 )
 
 
-def hashed(dim: int = 384):  # noqa: ANN201
+def hashed(dim: int = 384):
     """Deterministic unit vectors from the texts' hashes: quick, for tests about the protocol, not meaning."""
 
     def vectors(texts: list[str]) -> np.ndarray:
@@ -40,12 +40,12 @@ def hashed(dim: int = 384):  # noqa: ANN201
     return vectors
 
 
-def endpoint(settings_factory, fake: FakeEmbeddings, **overrides):  # noqa: ANN001, ANN003, ANN201
+def endpoint(settings_factory, fake: FakeEmbeddings, **overrides):
     values = {"embed_url": fake.url, "embed_model": fake.model, "embed_timeout": 10.0} | overrides
     return settings_factory(**values)
 
 
-def assert_consistent(settings) -> dict:  # noqa: ANN001
+def assert_consistent(settings) -> dict:
     stats = index_stats(settings)
     assert stats["live"] == stats["manifest_chunks"], "a committed file is missing chunks"
     assert not stats["live_duplicates"]

@@ -14,7 +14,7 @@ from tests.test_keyword import corpus_chunks
 
 
 @pytest.fixture(scope="module")
-def models(model_cache) -> tuple[Embedder, Embedder]:  # noqa: ANN001
+def models(model_cache) -> tuple[Embedder, Embedder]:
     return Embedder(model_cache, precision="fp32"), Embedder(model_cache, precision="int8")
 
 

@@ -22,7 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = '<script>alert("x")</script><img src=x onerror="alert(1)">'
 
 
-def browser_or_skip():  # noqa: ANN201
+def browser_or_skip():
     missing = []
     if not CHROMIUM.exists() and not shutil.which("chromium"):
         missing.append("chromium (apt-get install -y chromium)")

@@ -28,7 +28,7 @@ correct = 0.5
 
 
 @pytest.fixture(scope="module")
-def eval_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):  # noqa: ANN201
+def eval_settings(tmp_path_factory: pytest.TempPathFactory, model_cache: Path):
     """Settings whose eval indexes live in one folder for the module (the corpus is indexed once)."""
     home = tmp_path_factory.mktemp("eval-home")
     return make_settings(home / "data", CORPUS, model_cache, eval_data_dir=home / "eval-index")
@@ -49,7 +49,7 @@ class StopAfter(RunProgress):
     def start(self, total: int, done: int, folder: Path, resumed: bool) -> None:
         self.started = (total, done, folder, resumed)
 
-    def item_done(self, record) -> None:  # noqa: ANN001
+    def item_done(self, record) -> None:
         self.seen += 1
         if self.seen >= self.n:
             raise KeyboardInterrupt
@@ -59,7 +59,7 @@ def comparable(summary: dict) -> str:
     """A summary without what legitimately differs between two runs of the same config (time, latency)."""
     drop = {"latency_p50_s", "latency_p95_s", "started"}
 
-    def clean(value):  # noqa: ANN001, ANN202
+    def clean(value):
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items() if k not in drop and k != "latency_s"}
         return value

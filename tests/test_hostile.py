@@ -18,7 +18,7 @@ SEED_BANK = (
 
 
 @pytest.fixture(scope="module")
-def hostile_kb(tmp_path_factory, model_cache):  # noqa: ANN201
+def hostile_kb(tmp_path_factory, model_cache):
     from tests.support import make_settings
 
     base = tmp_path_factory.mktemp("hostile")

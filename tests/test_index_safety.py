@@ -19,7 +19,7 @@ import pytest
 from kbqa.api import KnowledgeBase
 from kbqa.errors import StoreError
 from kbqa.index.store import Store
-from kbqa.ingestion.pipeline import ingest
+from kbqa.ingestion.pipeline import Progress, ingest
 from tests.support import (
     CORPUS,
     PHASE2,
@@ -34,13 +34,13 @@ from tests.support import (
 )
 
 
-def assert_phase2_answered(answer) -> None:  # noqa: ANN001
+def assert_phase2_answered(answer) -> None:
     assert not answer.abstained, answer.answer
     assert "Sheffield" in answer.answer and "Hull" in answer.answer
     assert any(c.source == SRC_000 and "Sheffield" in c.text for c in answer.citations)
 
 
-def assert_consistent(settings) -> dict:  # noqa: ANN001
+def assert_consistent(settings) -> dict:
     stats = index_stats(settings)
     assert stats["dead"] == 0, stats
     assert stats["stored"] == stats["live"] == stats["manifest_chunks"], stats
@@ -91,7 +91,7 @@ def test_killed_ingest_in_one_data_folder_never_removes_another_folders_chunks(c
     assert json.loads(rerun.stdout)["files_unchanged"] == len(REAL_FILES), rerun.stdout
 
 
-def _settings_from_env(env: dict[str, str]):  # noqa: ANN202
+def _settings_from_env(env: dict[str, str]):
     from kbqa.config import Settings
 
     return Settings(
@@ -175,6 +175,121 @@ def test_a_reader_whose_keyword_index_was_retired_reopens_the_current_one(settin
         ingest(settings)
     hits = reader.retriever.search("Lead Research Organisation University of Birmingham", 5)
     assert any(h.bm25_rank is not None for h in hits), "keyword search silently fell back to dense-only"
+
+
+NOTES = {
+    "forum.txt": "# Canal path notes\n\nThe Iskhalhal tenants forum planted 417 hawthorn saplings along the canal path.\n",
+    "kitchen.txt": "# Winter pilot\n\nVolunteers at the Kalyaryar community kitchen served 312 meals in the winter pilot.\n",
+    "panel.txt": "# Citizens panel\n\nThe Jorquesisk citizens panel met 9 times before publishing its recommendations.\n",
+}
+
+
+@pytest.mark.slow
+def test_a_long_lived_reader_sees_what_another_process_ingested(settings_factory, tmp_path, model_cache):
+    """Found by the index state machine: a KnowledgeBase that had searched (as `kbqa ui` or `kbqa chat` does)
+    kept the embedded Chroma's vectors as they were when it opened them. After a `kbqa ingest` in another
+    process, dense search missed the new file, and a hybrid search that found it by keyword crashed fetching
+    its vectors ("Error finding id")."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    reader = KnowledgeBase(settings)
+    reader.ingest()
+    assert reader.retrieve("hawthorn saplings along the canal path", k=1, mode="dense")[0].chunk.source == "forum.txt"
+
+    (corpus / "forum.txt").unlink()
+    (corpus / "panel.txt").write_text(NOTES["panel.txt"], encoding="utf-8")
+    env = cli_env(model_cache, Path(settings.data_dir), corpus)
+    done = subprocess.run([sys.executable, "-m", "kbqa.cli", "ingest"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    question = "How many times did the Jorquesisk citizens panel meet?"
+    for mode in ("dense", "bm25", "hybrid"):
+        sources = [h.chunk.source for h in reader.retrieve(question, k=2, mode=mode)]
+        assert sources[0] == "panel.txt" and "forum.txt" not in sources, (mode, sources)
+    answer = reader.ask(question)
+    assert [c.source for c in answer.citations] == ["panel.txt"] and "9 times" in answer.answer, answer.answer
+
+
+def test_a_search_overlapping_an_ingests_commit_still_finds_the_replaced_file(settings_factory, tmp_path, monkeypatch):
+    """Found by the concurrency property of tests/test_index_properties.py: a reader that had checked the
+    manifest just before an ingest committed a file's new version and deleted its old chunks searched with
+    the old manifest, and the file was missing from its results (neither version was live to it)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    reader = KnowledgeBase(settings)
+    assert {h.chunk.source for h in reader.retrieve("community notes", k=10, mode="dense")} == {
+        "forum.txt",
+        "kitchen.txt",
+    }
+
+    check = reader.store.sync
+
+    def ingest_right_after_the_check() -> None:
+        check()
+        monkeypatch.setattr(reader.store, "sync", check)
+        ingest(settings)  # another process's ingest: commits kitchen.txt's new version, deletes the old one
+
+    for mode in ("dense", "hybrid"):
+        monkeypatch.setattr(reader.store, "sync", ingest_right_after_the_check)
+        (corpus / "kitchen.txt").write_text(NOTES["kitchen.txt"] + f"\n{mode} " + NOTES["panel.txt"], encoding="utf-8")
+        hits = reader.retrieve("community notes", k=10, mode=mode)
+        assert {h.chunk.source for h in hits} == {"forum.txt", "kitchen.txt"}, (mode, [h.chunk.id for h in hits])
+
+
+def test_ctrl_c_after_a_file_is_committed_leaves_it_findable_by_keyword(settings_factory, tmp_path):
+    """Found by the index state machine (a SIGINT just after the first commit of a renamed file): the file was
+    committed, so listed and found by dense search, but the keyword index was only rebuilt at the end of a
+    run, so keyword search missed it until the next ingest."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "forum.txt").write_text(NOTES["forum.txt"], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    (corpus / "panel.txt").write_text(NOTES["panel.txt"], encoding="utf-8")
+
+    class CtrlCAfterCommit(Progress):
+        def file_done(self, name: str) -> None:
+            if name == "panel.txt":  # called just after panel.txt's commit
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, progress=CtrlCAfterCommit())
+    kb = KnowledgeBase(settings)
+    assert [s.source for s in kb.sources()] == ["forum.txt", "panel.txt"]
+    hits = kb.retrieve("How many times did the Jorquesisk citizens panel meet?", k=2, mode="bm25")
+    assert hits and hits[0].chunk.source == "panel.txt", [h.chunk.source for h in hits]
+
+
+def test_ctrl_c_never_splits_a_progress_line(monkeypatch):
+    """Found by the index state machine: Ctrl-C between a progress line's text and its newline glued the
+    'error: interrupted' line onto it ('… 3 serror: interrupted'). Each line is now written at once."""
+    from kbqa.cli import _progress
+
+    writes: list[str] = []
+
+    class Stderr:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None: ...
+
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    with _progress(interval=0) as progress:
+        progress.start(2)
+        progress.file_done("forum.txt")
+        progress.warn("notes.pdf: skipped, no text")
+    assert writes and all(w.endswith("\n") for w in writes if w), writes
 
 
 def test_a_keyword_index_that_stays_missing_is_an_error_not_a_silent_fallback(settings_factory, tmp_path):
@@ -288,7 +403,7 @@ def test_a_killed_ingest_of_a_large_file_keeps_its_stored_batches(settings_facto
     original = Store.upsert
     calls = {"n": 0}
 
-    def upsert_then_die(self, chunks, vectors):  # noqa: ANN001, ANN202
+    def upsert_then_die(self, chunks, vectors):
         calls["n"] += 1
         if calls["n"] == 3:
             raise Killed

@@ -36,17 +36,17 @@ NEW_PARAGRAPH = "\n\nA marmalade-scented zebrafish survey was added to this stud
 
 
 @pytest.fixture
-def small(settings_factory, tmp_path):  # noqa: ANN201
+def small(settings_factory, tmp_path):
     """Settings for a corpus of copies of 003 and 004."""
     copy_corpus(tmp_path / "corpus", [SRC_003, SRC_004])
     return settings_factory()
 
 
-def chroma_ids(settings, source: str) -> list[str]:  # noqa: ANN001
+def chroma_ids(settings, source: str) -> list[str]:
     return sorted(Store(settings).ids_of_source(source))
 
 
-def assert_consistent(settings) -> dict:  # noqa: ANN001
+def assert_consistent(settings) -> dict:
     """Chroma holds exactly the manifest's chunks: no dead versions, no duplicate texts per source."""
     stats = index_stats(settings)
     assert stats["dead"] == 0, stats
@@ -144,7 +144,7 @@ def test_no_duplicate_chunks_after_several_runs(small, tmp_path):
     assert stats["manifest_chunks"] == fresh["manifest_chunks"]
 
 
-def _ingested(settings):  # noqa: ANN001, ANN202
+def _ingested(settings):
     ingest(settings)
     return settings
 
@@ -261,7 +261,7 @@ def test_crash_between_writing_chunks_and_committing_keeps_the_old_version(small
     path = tmp_path / "corpus" / SRC_004
     path.write_text(path.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
 
-    def die(self):  # noqa: ANN001, ANN202
+    def die(self):
         raise Killed
 
     monkeypatch.setattr(Manifest, "save", die)
@@ -292,7 +292,7 @@ def test_crash_after_commit_before_cleanup_leaves_no_garbage_after_the_next_inge
     path = tmp_path / "corpus" / SRC_004
     path.write_text(path.read_text(encoding="utf-8") + NEW_PARAGRAPH, encoding="utf-8")
 
-    def die(self, ids):  # noqa: ANN001, ANN202
+    def die(self, ids):
         if ids:
             raise Killed
 
@@ -314,7 +314,7 @@ N_GENERATED = 150
 
 
 @pytest.fixture(scope="module")
-def kill_setup(tmp_path_factory, model_cache):  # noqa: ANN201
+def kill_setup(tmp_path_factory, model_cache):
     """A corpus of the 5 real files + 150 generated ones, and a template index of only the 5 real files.
 
     The template is built by the CLI in a subprocess (so this process never opens it) and copied per test.
@@ -366,7 +366,7 @@ def _manifest_files(data_dir: Path) -> int:
         return -1
 
 
-def _wait_for(proc: subprocess.Popen, predicate, timeout: float = 240) -> None:  # noqa: ANN001
+def _wait_for(proc: subprocess.Popen, predicate, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:
@@ -386,7 +386,7 @@ def _stats_in_subprocess(env: dict, data_dir: Path) -> dict:
     return json.loads(proc.stdout)
 
 
-def _check_index_after_interruption(kill_setup, data_dir: Path, env: dict, run_cli) -> None:  # noqa: ANN001
+def _check_index_after_interruption(kill_setup, data_dir: Path, env: dict, run_cli) -> None:
     corpus = kill_setup["corpus"]
     stats = _stats_in_subprocess(env, data_dir)
     committed = len(stats["manifest_chunks"])

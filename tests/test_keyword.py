@@ -129,7 +129,7 @@ def test_a_file_changed_back_to_an_earlier_version_counts_once(tmp_path):
 # ---------------------------------------------------------------- through ingest
 
 
-def bm25_state(settings) -> dict:  # noqa: ANN001
+def bm25_state(settings) -> dict:
     return json.loads((Path(settings.data_dir) / "manifest.json").read_text())["bm25"]
 
 
@@ -139,7 +139,7 @@ def tokenized(monkeypatch):
     texts: list[str] = []
     original = kw._postings
 
-    def spy(chunks):  # noqa: ANN001, ANN202
+    def spy(chunks):
         texts.extend(c.text for c in chunks)
         return original(chunks)
 
@@ -201,7 +201,7 @@ def test_a_committed_file_is_keyword_searchable_even_if_the_run_dies_right_after
     class Killed(BaseException):
         pass
 
-    def die(store):  # noqa: ANN001, ANN202
+    def die(store):
         raise Killed
 
     (corpus / "notes.md").write_text(NOTE, encoding="utf-8")

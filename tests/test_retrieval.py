@@ -13,11 +13,11 @@ MODES = ("hybrid", "dense", "bm25")
 ALL = 50  # the most a question may ask for: more than any filter here lets through
 
 
-def entry_ids(hits) -> set[str]:  # noqa: ANN001
+def entry_ids(hits) -> set[str]:
     return {h.chunk.metadata["entry_id"] for h in hits}
 
 
-def expected_entries(kb, keep) -> set[str]:  # noqa: ANN001
+def expected_entries(kb, keep) -> set[str]:
     """Entry ids (from the manifest) that satisfy `keep` and have chunks."""
     return {e.entry_id for e in kb.store.manifest.entries() if e.chunk_ids and keep(e)}
 
@@ -89,7 +89,7 @@ def test_contributor_filter_matches_an_affiliation(corpus_kb):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("year, lo, hi", [("2019", 2019, 2019), ("2013-2014", 2013, 2014), ("2010..2012", 2010, 2012)])
 def test_year_filter_returns_entries_that_overlap_the_range(corpus_kb, mode, year, lo, hi):
-    def overlaps(e) -> bool:  # noqa: ANN001
+    def overlaps(e) -> bool:
         # an entry without an end year is still running ("(ongoing)")
         return e.year_start is not None and e.year_start <= hi and (e.year_end is None or e.year_end >= lo)
 

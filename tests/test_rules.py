@@ -219,3 +219,10 @@ def test_a_follow_up_carries_the_topic_and_its_entries_and_a_new_question_does_n
     assert "Imagine" in follow.standalone
     assert resolve("What is participatory budgeting?", turns).entry_ids == ()
     assert resolve("Who ran it?", []).standalone == "Who ran it?"
+
+
+def test_how_many_is_answered_by_the_number_before_the_counted_noun():
+    """Found by the index state machine (the same fix is on the answer-quality branch): "how many hawthorn
+    saplings" was never answered by "planted 417 hawthorn saplings", the number being taken for a description."""
+    question = "How many hawthorn saplings did the Iskhalhal tenants forum plant?"
+    assert has_new_fact("The Iskhalhal tenants forum planted 417 hawthorn saplings.", question, "number")

@@ -26,7 +26,7 @@ RENDERED = {  # rendered name → its file in trial_docs/
 }
 
 
-def _renderer():  # noqa: ANN202 - the evals/render_trial_docs.py module
+def _renderer():
     spec = importlib.util.spec_from_file_location("render_trial_docs", EVALS / "render_trial_docs.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -69,7 +69,7 @@ def _trial_spans() -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def rendered_index(tmp_path_factory, model_cache):  # noqa: ANN201
+def rendered_index(tmp_path_factory, model_cache):
     """The five trial documents rendered, then ingested into a fresh index: (folder, settings, report)."""
     from tests.support import make_settings
 

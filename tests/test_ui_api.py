@@ -56,13 +56,13 @@ def app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator
     demo.close()
 
 
-def client(app) -> object:  # noqa: ANN001
+def client(app) -> object:
     from gradio_client import Client
 
     return Client(app[0], verbose=False)
 
 
-def ask(c, question: str, **options) -> tuple[str, str, str | None]:  # noqa: ANN001
+def ask(c, question: str, **options) -> tuple[str, str, str | None]:
     """(last answer's HTML, panel HTML, export file) after a streamed /ask."""
     job = c.submit(question=question, api_name="/ask", **options)
     for _ in job:  # the streamed updates

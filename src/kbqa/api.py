@@ -324,7 +324,8 @@ class KnowledgeBase:
                 return None  # one answerer for every part: it answers the whole question, parts together
             answered.append((part, _final(answerer.stream(sub))))
         answer = merge(request.question, answered)
-        return iter([TextDelta(answer.answer), Final(answer)])
+        events: list[Event] = [TextDelta(answer.answer), Final(answer)]
+        return iter(events)
 
     def check_options(
         self,

@@ -19,17 +19,42 @@ from kbqa.answer import ANSWERERS  # names only: the answerers themselves are im
 if TYPE_CHECKING:
     from kbqa.api import AnswerStream, KnowledgeBase
     from kbqa.config import Settings
+    from kbqa.ingestion.pipeline import Progress
     from kbqa.schema import Answer
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return _run(args)
+    except KeyboardInterrupt:  # also while starting up (parsing, importing): Ctrl-C is never a traceback
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    _error("interrupted; the index stays usable with every file indexed so far (`kbqa ingest` finishes the rest)")
+    return EXIT_INTERRUPTED
+
+
+def _caused_by_ctrl_c(exc: BaseException) -> bool:
+    """Whether Ctrl-C is behind `exc`: one during an extension module's import surfaces as
+    "ImportError: initialization failed" with the KeyboardInterrupt as its context."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen command; every error is one line and an exit status."""
     from kbqa.config import offline
     from kbqa.errors import KBQAError, UsageError
 
@@ -42,12 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except KBQAError as exc:
         _error(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        _error("interrupted; the index is left as it was before this command (run `kbqa ingest` to finish indexing)")
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: still one line, unless debugging
+        if _caused_by_ctrl_c(exc):
+            return _interrupted()
         if os.environ.get("KBQA_DEBUG"):
             raise
         _error(f"internal error ({type(exc).__name__}: {exc}); set KBQA_DEBUG=1 for a traceback")
@@ -220,7 +244,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     parse_auth(settings.ui_auth)  # a malformed --auth fails before anything starts
     from kbqa_ui.app import serve  # imports gradio (~3 s): only this command pays for it
 
-    return serve(settings, share=args.share)
+    code: int = serve(settings, share=args.share)
+    return code
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
@@ -326,11 +351,11 @@ class _progress:
     def __init__(self, interval: float) -> None:
         self.interval = interval
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self) -> Progress:
         import time
 
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
         from kbqa.ingestion.pipeline import Progress
@@ -353,8 +378,9 @@ class _progress:
         def line(message: str) -> None:
             if terminal:
                 bar.console.print(message, markup=False, highlight=False, soft_wrap=True)
-            else:
-                print(message, file=sys.stderr, flush=True)
+            else:  # one write: a Ctrl-C between the text and its newline would glue the error line onto it
+                sys.stderr.write(message + "\n")
+                sys.stderr.flush()
 
         def tick(force: bool = False) -> None:
             now = time.monotonic()
@@ -372,7 +398,7 @@ class _progress:
             def start(self, files: int) -> None:
                 counts["files_total"] = files
                 self._files = bar.add_task("files", total=files)
-                self._chunks = None
+                self._chunks: TaskID | None = None
 
             def embedding(self, chunks: int) -> None:
                 counts["chunks_total"] += chunks
@@ -383,7 +409,8 @@ class _progress:
 
             def embedded(self, chunks: int) -> None:
                 counts["chunks"] += chunks
-                bar.advance(self._chunks, chunks)
+                if self._chunks is not None:
+                    bar.advance(self._chunks, chunks)
                 tick()
 
             def file_done(self, name: str) -> None:
@@ -404,7 +431,7 @@ class _progress:
         bar.__enter__()
         return self._bars
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._bar.__exit__(*exc)
 
 

@@ -34,6 +34,7 @@ KEYWORD_OPEN_ATTEMPTS = 5  # tries to open the keyword index the manifest names,
 # on the dev set (evals/sweep_fusion.py).
 CANDIDATES_PER_HIT = 4
 MIN_CANDIDATES = 20
+SEARCH_ATTEMPTS = 4  # searches overlapping an ingest's commits, run again each time (an ingest commits per file)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Filters:
     @classmethod
     def parse(cls, pairs: list[str] | None) -> Filters:
         """From CLI-style `FIELD=VALUE` strings; year takes `2018` or `2015-2018`."""
-        values: dict = {}
+        values: dict[str, Any] = {}
         for pair in pairs or []:
             field, sep, value = pair.partition("=")
             field, value = field.strip().lower(), value.strip()
@@ -92,8 +93,8 @@ class Filters:
     def __bool__(self) -> bool:
         return any(v is not None for v in (self.source, self.keyword, self.contributor, self.year_from))
 
-    def chroma_where(self) -> dict | None:
-        clauses: list[dict] = []
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
         if self.source:
             clauses.append({"source": self.source})
         if self.keyword:
@@ -115,7 +116,9 @@ class Filters:
             return False
         if self.contributor and self.contributor.lower() not in meta.people:
             return False
-        return self.year_from is None or (
+        if self.year_from is None or self.year_to is None:
+            return True
+        return (
             meta.year_start is not None and meta.year_start <= self.year_to and (meta.year_end or 0) >= self.year_from
         )
 
@@ -179,15 +182,28 @@ class Retriever:
         return bm25.KeywordIndex(list(opened.values()), live)
 
     def search(self, query: str, k: int, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
-        """The top-k hits for `query`; every hit carries its cosine similarity to the query."""
+        """The top-k hits for `query`; every hit carries its cosine similarity to the query.
+
+        An ingest deletes a file's replaced chunks right after committing its new version, so a search
+        that overlapped a commit may have missed that file altogether: it is run again on the new manifest.
+        """
         if mode not in MODES:
             raise UsageError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         filters = filters or Filters()
-        depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
         name = model_name(self.settings)
         self.store.check_embedding(name)
         qvec = self.embedder.embed_one(query)
         self.store.check_embedding(name, len(qvec))
+        for _ in range(SEARCH_ATTEMPTS):
+            read = self.store.read_stamp
+            hits = self._search_once(query, qvec, k, filters, mode)
+            if self.store.read_stamp == read and not self.store.committed_since_read():
+                break
+            self.store.sync()
+        return hits
+
+    def _search_once(self, query: str, qvec: np.ndarray, k: int, filters: Filters, mode: str) -> list[Hit]:
+        depth = max(CANDIDATES_PER_HIT * k, MIN_CANDIDATES)
         dense = self.store.query(qvec, depth, filters.chroma_where()) if mode != "bm25" else []
         keyword = self._keyword_search(query, depth, filters) if mode != "dense" else []
 
@@ -201,8 +217,8 @@ class Retriever:
                 hits[cid].bm25, hits[cid].bm25_rank = score, rank
             elif cid in fetched:
                 chunk, vec = fetched[cid]
-                cosine = float(np.dot(vec, qvec)) if vec is not None else None
-                hits[cid] = Hit(chunk=chunk, score=0.0, dense=cosine, bm25=score, bm25_rank=rank)
+                similarity = float(np.dot(vec, qvec)) if vec is not None else None
+                hits[cid] = Hit(chunk=chunk, score=0.0, dense=similarity, bm25=score, bm25_rank=rank)
         for hit in hits.values():
             hit.score = self._rrf(hit)
         return sorted(hits.values(), key=lambda h: h.score, reverse=True)[:k]

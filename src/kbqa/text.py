@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from kbqa.ingestion.clean import BULLET
 
@@ -425,7 +426,7 @@ def content_words(question: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - a PyStemmer Stemmer
+def _stemmer() -> Any:  # a PyStemmer Stemmer
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -439,4 +440,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
     texts = [_PREFIX_HYPHEN.sub(r"\1", t) for t in texts]
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    tokens: list[list[str]] = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return tokens

@@ -10,10 +10,11 @@ the topic); a question that matches only in part says so.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -136,7 +137,7 @@ class MetaQuery:
     filtered: bool = False  # the entries were narrowed by the request's filters
     count: bool = False  # "how many …": lead with the number
     with_contributors: bool = False  # list each entry's contributors too
-    needles: list[str] = field(default_factory=list)  # what the cited line of each entry contains
+    needles: list[str] = dataclasses.field(default_factory=list)  # what the cited line of each entry contains
     partial: str | None = None  # what part of the question matched nothing
 
 
@@ -181,7 +182,7 @@ def match(
             about = {e.entry_id for e in topic_search(topic)}
             about |= {e.entry_id for e in entries if keyword and keyword == topic.lower() and _has_keyword(keyword)(e)}
             if about or criteria:  # a topic nothing mentions: not a catalogue question after all
-                criteria.append(("topic", f"mention {topic}", lambda e, ids=about: e.entry_id in ids, [topic.lower()]))
+                criteria.append(("topic", f"mention {topic}", _in_entries(frozenset(about)), [topic.lower()]))
     if not criteria:
         if not (_WHOLE_KB.search(question) or (listing and _ALL.search(question))):
             return None
@@ -422,3 +423,8 @@ def entries_about(
         if topic.lower() in (k.lower() for k in e.keywords):
             out.setdefault(e.entry_id, e)
     return list(out.values())
+
+
+def _in_entries(ids: frozenset[str]) -> Callable[[Entry], bool]:
+    """A criterion that selects the entries with these ids."""
+    return lambda e: e.entry_id in ids

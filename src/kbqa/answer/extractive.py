@@ -262,8 +262,8 @@ class Extractive:
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
         top = max(h.score for h in hits) or 1.0
         topical = bool(_TOPIC_WORDS.search(question))
-        for cand, sim, toks in zip(cands, sims, sent_tokens):
-            toks = set(toks)
+        for cand, sim, words in zip(cands, sims, sent_tokens):
+            toks = set(words)
             cand.sim = float(sim)
             cand.lex = terms.coverage(toks)
             cand.beyond = asked[cand.hit.chunk.id].coverage(toks) if asked[cand.hit.chunk.id].weights else 1.0

@@ -102,14 +102,14 @@ def plan(question: str, entries: list[Entry]) -> Plan | None:
         named = best_mentions(topic, entries)
         return Plan("entries", named) if named else Plan("topic", topic=topic)
     if is_overview(question):
-        topic = _overview_topic(question)
+        subject = _overview_topic(question)
         named = _by_years(question, best_mentions(question, entries))
         if named:
-            extra = _beyond_title(topic or question, named[0])
+            extra = _beyond_title(subject or question, named[0])
             if len(extra) > 1:
                 return None  # "What is the web address of the Imagine website?" asks for more than a description
             return Plan("entries", named[:2], topic=" ".join(extra) or None)
-        return Plan("topic", topic=topic) if topic else None
+        return Plan("topic", topic=subject) if subject else None
     return None
 
 

@@ -233,7 +233,8 @@ def _value(record: Record, name: str) -> str | None:
         return f"{people} ({orgs})" if people and orgs else people or orgs or None
     if name == "year":
         return record.date or (str(record.year) if record.year else None)
-    return getattr(record, name)
+    value = getattr(record, name)
+    return str(value) if value is not None else None
 
 
 def _plain(text: str) -> str:

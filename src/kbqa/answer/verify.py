@@ -59,7 +59,7 @@ class Renumberer:
         return self._rewrite(text)
 
     def _rewrite(self, text: str) -> str:
-        def swap(m: re.Match) -> str:
+        def swap(m: re.Match[str]) -> str:
             out = []
             for n in expand_marker(m.group(1)):
                 if 1 <= n <= self.passages:

@@ -103,7 +103,7 @@ class EndpointEmbedder(BaseEmbedder):
             time.sleep(wait)
             attempt += 1
 
-    def _vectors(self, reply: Any, count: int) -> np.ndarray:  # noqa: ANN401 - openai's CreateEmbeddingResponse
+    def _vectors(self, reply: Any, count: int) -> np.ndarray:
         served = getattr(reply, "model", None)
         if served and not same_model(served, self.name):
             raise EmbeddingError(

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,12 @@ from kbqa.schema import Chunk
 
 LEGACY_COLLECTION = "kbqa"  # the collection every format-1 index shared; read until the next ingest repairs it
 _CHROMA_BATCH = 4000
-T = TypeVar("T")
+# How many chunks of the entries in focus a follow-up reads (the corpus's longest entry has 15).
+ENTRY_CHUNKS_LIMIT = 24
+# Nearest-neighbour queries ask for this many more than wanted, growing by QUERY_GROWTH while dead chunks
+# (replaced versions not yet deleted) fill the results.
+QUERY_SPARE = 8
+QUERY_GROWTH = 4
 
 
 class Store:
@@ -48,6 +53,7 @@ class Store:
         self.manifest = Manifest(self.data_dir / "manifest.json")
         self._manifest_stamp = _stamp(self.manifest.path)
         self._client: Any = None
+        self._client_stamp: tuple[int, ...] | None = None  # the manifest loaded when the client was opened
         self._collection: Any = None
         self._collection_name: str | None = None
         # Threads sharing a KnowledgeBase (the web UI's users) may all open the store at once; Chroma fails
@@ -65,7 +71,7 @@ class Store:
         return self.manifest.collection or LEGACY_COLLECTION
 
     @property
-    def collection(self):  # noqa: ANN201 - chromadb.Collection, imported lazily
+    def collection(self) -> Any:  # chromadb.Collection, imported lazily
         name = self.collection_name
         if self._collection is None or self._collection_name != name:
             with self._open_lock, self.chroma_errors():
@@ -79,14 +85,15 @@ class Store:
         return self._collection
 
     @property
-    def client(self):  # noqa: ANN201 - chromadb client, imported lazily
+    def client(self) -> Any:  # a chromadb client, imported lazily
         if self._client is None:
             with self._open_lock:
                 if self._client is None:
+                    self._client_stamp = self._manifest_stamp
                     self._client = self._open_client()
         return self._client
 
-    def _open_client(self):  # noqa: ANN202
+    def _open_client(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -103,7 +110,7 @@ class Store:
                     settings=chroma_settings,
                 )
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.data_dir / "chroma"), settings=chroma_settings)
+            return _fresh_persistent_client(self.data_dir / "chroma", chroma_settings)
 
     @contextmanager
     def chroma_errors(self, opening: bool = False) -> Iterator[None]:
@@ -124,8 +131,8 @@ class Store:
                 raise StoreError(f"cannot open the Chroma index at {self.where}: {detail}") from None
             raise StoreError(f"the Chroma index at {self.where} failed: {detail}") from None
 
-    def _op(self, call: Callable[[Any], T]) -> T:
-        """Run one Chroma call on this index's collection, with Chroma's errors as StoreErrors.
+    def _op(self, method: str, **kwargs: Any) -> Any:
+        """Call one method of this index's Chroma collection, with Chroma's errors as StoreErrors.
 
         If the collection is gone because `kbqa compact` in another process replaced it, the
         manifest (which names the new one) is read again and the call retried once.
@@ -134,38 +141,36 @@ class Store:
 
         with self.chroma_errors():
             try:
-                return call(self.collection)
+                return getattr(self.collection, method)(**kwargs)
             except NotFoundError:
                 self.reload_manifest()
                 self._collection = None
-                return call(self.collection)
+                return getattr(self.collection, method)(**kwargs)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         for start in range(0, len(chunks), _CHROMA_BATCH):
             batch = chunks[start : start + _CHROMA_BATCH]
             self._op(
-                lambda col, batch=batch, start=start: col.upsert(
-                    ids=[c.id for c in batch],
-                    embeddings=vectors[start : start + len(batch)],
-                    documents=[c.text for c in batch],
-                    metadatas=[{"source": c.source, "title": c.title, **c.metadata} for c in batch],
-                )
+                "upsert",
+                ids=[c.id for c in batch],
+                embeddings=vectors[start : start + len(batch)],
+                documents=[c.text for c in batch],
+                metadatas=[{"source": c.source, "title": c.title, **c.metadata} for c in batch],
             )
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), _CHROMA_BATCH):
-            self._op(lambda col, start=start: col.delete(ids=ids[start : start + _CHROMA_BATCH]))
+            self._op("delete", ids=ids[start : start + _CHROMA_BATCH])
 
     def ids_of_source(self, source: str) -> list[str]:
-        return self._op(lambda col: col.get(where={"source": source}, include=[])["ids"])
+        ids: list[str] = self._op("get", where={"source": source}, include=[])["ids"]
+        return ids
 
     def present(self, ids: list[str]) -> set[str]:
         """Which of `ids` are stored (live or not)."""
         found: set[str] = set()
         for start in range(0, len(ids), _CHROMA_BATCH):
-            found.update(
-                self._op(lambda col, start=start: col.get(ids=ids[start : start + _CHROMA_BATCH], include=[]))["ids"]
-            )
+            found.update(self._op("get", ids=ids[start : start + _CHROMA_BATCH], include=[])["ids"])
         return found
 
     def missing_chunks(self) -> dict[str, int]:
@@ -176,15 +181,14 @@ class Store:
         return {source: n for source, n in missing.items() if n}
 
     def count(self) -> int:
-        return self._op(lambda col: col.count())
+        return int(self._op("count"))
 
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
         """Live chunks by id (dead or missing ids are left out); asked for in batches Chroma accepts."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        out = {}
+        out: dict[str, tuple[Chunk, np.ndarray | None]] = {}
         for start in range(0, len(ids), _CHROMA_BATCH):
-            batch = list(ids[start : start + _CHROMA_BATCH])
-            got = self._op(lambda col, batch=batch: col.get(ids=batch, include=include))
+            got = self._op("get", ids=list(ids[start : start + _CHROMA_BATCH]), include=include)
             vectors = got.get("embeddings") if with_vectors else None
             for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
                 chunk = to_chunk(cid, text, meta)
@@ -192,46 +196,43 @@ class Store:
                     out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
         return out
 
-    def chunks_of_entries(self, entry_ids: list[str], limit: int = 24) -> list[Chunk]:
+    def chunks_of_entries(self, entry_ids: list[str], limit: int = ENTRY_CHUNKS_LIMIT) -> list[Chunk]:
         """The live chunks of some entries, in document order."""
         if not entry_ids:
             return []
         got = self._op(
-            lambda col: col.get(
-                where={"entry_id": {"$in": list(entry_ids)}}, include=["documents", "metadatas"], limit=limit
-            )
+            "get", where={"entry_id": {"$in": list(entry_ids)}}, include=["documents", "metadatas"], limit=limit
         )
         chunks = [to_chunk(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted((c for c in chunks if self.is_live(c)), key=lambda c: c.metadata.get("chunk_index", 0))
 
-    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest live chunks with their cosine similarity; over-fetches to make up for dead ones."""
         if not self.manifest.files:
             return []
         total = self.count()
         if total == 0:
             return []
-        fetch = min(total, n + 8)
+        fetch = min(total, n + QUERY_SPARE)
         while True:
             res = self._op(
-                lambda col, fetch=fetch: col.query(
-                    query_embeddings=[vector],
-                    n_results=fetch,
-                    where=where,
-                    include=["documents", "metadatas", "distances"],
-                )
+                "query",
+                query_embeddings=[vector],
+                n_results=fetch,
+                where=where,
+                include=["documents", "metadatas", "distances"],
             )
             rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]))
             hits = [(c, 1.0 - d) for c, d in ((to_chunk(i, t, m), d) for i, t, m, d in rows) if self.is_live(c)]
             if len(hits) >= n or len(rows) < fetch or fetch >= total:
                 return hits[:n]
-            fetch = min(total, fetch * 4)
+            fetch = min(total, fetch * QUERY_GROWTH)
 
-    def _pages(self, include: list[str], page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def _pages(self, include: list[str], page: int = _CHROMA_BATCH) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), read in pages."""
         offset = 0
         while True:
-            got = self._op(lambda col, offset=offset: col.get(include=include, limit=page, offset=offset))
+            got = self._op("get", include=include, limit=page, offset=offset)
             if not got["ids"]:
                 return
             texts = got.get("documents") or [""] * len(got["ids"])
@@ -340,11 +341,30 @@ class Store:
         stamp = _stamp(self.manifest.path)  # before reading: a commit in between only costs one more reload
         self.manifest = Manifest(self.manifest.path)
         self._manifest_stamp = stamp
+        self._follow_commit()
+
+    def _follow_commit(self) -> None:
+        """After loading a manifest committed since the embedded Chroma client was opened, open a new one on
+        next use: an embedded client keeps the vector index it loaded and never sees what another process
+        wrote since (see `_fresh_persistent_client`). A server always answers with its current state."""
+        if self.settings.chroma_url or self._client is None or self._client_stamp == self._manifest_stamp:
+            return
+        with self._open_lock:
+            self._client = self._collection = None
 
     def sync(self) -> None:
         """Pick up an ingest made by another process since the manifest was read (one open and fstat)."""
-        if _stamp(self.manifest.path) != self._manifest_stamp:
+        if self.committed_since_read():
             self.reload_manifest()
+
+    @property
+    def read_stamp(self) -> tuple[int, ...] | None:
+        """Identifies the manifest this store holds (it changes when any thread reloads it)."""
+        return self._manifest_stamp
+
+    def committed_since_read(self) -> bool:
+        """True if a manifest was committed (by any process) since this one was read (one stat call)."""
+        return _stamp(self.manifest.path) != self._manifest_stamp
 
     def compact(self) -> dict[str, Any]:
         """Rewrite the index's live chunks into a fresh collection and drop the old one, so text of
@@ -377,15 +397,11 @@ class Store:
                 before, after = self._vacuum()
         return {"chunks": copied, "collection": new, "bytes_before": before, "bytes_after": after}
 
-    def _live_pages(self, page: int = _CHROMA_BATCH) -> Iterator[tuple[list, list, list, list]]:
+    def _live_pages(self, page: int = _CHROMA_BATCH) -> Iterator[tuple[list[Any], list[Any], list[Any], list[Any]]]:
         """Live chunks with their vectors, a page at a time (for copying a collection)."""
         offset = 0
         while True:
-            got = self._op(
-                lambda col, offset=offset: col.get(
-                    include=["documents", "metadatas", "embeddings"], limit=page, offset=offset
-                )
-            )
+            got = self._op("get", include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
             if not got["ids"]:
                 return
             rows = [
@@ -414,6 +430,30 @@ class Store:
             if folder.is_dir() and _is_uuid(folder.name) and folder.name not in segments:
                 shutil.rmtree(folder, ignore_errors=True)
         return before, db.stat().st_size
+
+
+# Chroma keeps one client state per folder per process; opening one is serialised here because two threads
+# opening the same folder at once fail ("Could not connect to tenant").
+_EMBEDDED_OPEN_LOCK = threading.Lock()
+
+
+def _fresh_persistent_client(path: Path, settings: Any) -> Any:
+    """A client of the embedded Chroma in `path` that reads the folder as it is now.
+
+    Chroma shares one `System` per folder between all the clients of a process, and that System keeps the
+    vector index it loaded: chunks another process (a `kbqa ingest` beside `kbqa ui` or `kbqa chat`) added
+    since are missing from queries, and fetching their vectors fails ("Error finding id"); Chroma's log,
+    which it replays on its own writes, is purged once applied, so it cannot catch up. Forgetting the
+    shared System makes Chroma load the folder afresh for this client; clients opened earlier keep theirs.
+    `_identifier_to_system` is Chroma's private cache (chromadb 1.x; tests/test_index_safety.py fails if
+    this stops working).
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with _EMBEDDED_OPEN_LOCK:
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 def _is_uuid(name: str) -> bool:

@@ -110,7 +110,9 @@ def _split_chapters(body: list[str]) -> tuple[list[str], list[list[str]]]:
     start = next((i for i, line in enumerate(body) if _CHAPTERS.match(line)), None)
     if start is None:
         return body, []
-    main, chapters, current = body[:start], [], []
+    main = body[:start]
+    chapters: list[list[str]] = []
+    current: list[str] = []
     for line in body[start + 1 :]:
         if not chapters and not current and not line:
             continue

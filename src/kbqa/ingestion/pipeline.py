@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kbqa.config import Settings
 from kbqa.errors import CorpusMissingError, DocumentError
@@ -59,7 +60,7 @@ class _Parsed:
     entries: list[Entry]
 
 
-def index_config(settings: Settings) -> dict:
+def index_config(settings: Settings) -> dict[str, Any]:
     """Everything that changes what gets stored; a change re-indexes every file."""
     return {
         "embed_model": model_name(settings),
@@ -125,21 +126,20 @@ def ingest(
                 continue
             todo.append((path, source, sha, version))
 
-        model = None
         if todo:
             model = embedder() if embedder else make_embedder(settings, documents=True)
             store.record_embedding(model_name(settings), model.probe())
-        group: list[_Parsed] = []
-        for path, source, sha, version in todo:
-            parsed = _parse_file(path, source, sha, version, settings, report, progress)
-            if parsed is None:
-                continue
-            group.append(parsed)
-            if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
+            group: list[_Parsed] = []
+            for path, source, sha, version in todo:
+                parsed = _parse_file(path, source, sha, version, settings, report, progress)
+                if parsed is None:
+                    continue
+                group.append(parsed)
+                if sum(len(p.chunks) for p in group) >= EMBED_GROUP:
+                    _index_group(store, model, group, settings, report, progress)
+                    group = []
+            if group:
                 _index_group(store, model, group, settings, report, progress)
-                group = []
-        if group:
-            _index_group(store, model, group, settings, report, progress)
 
         if dirty:  # the last run died between writing and cleaning up: drop what it left behind
             report.chunks_removed += store.delete_dead()
@@ -272,7 +272,14 @@ def _parse_file(
     return _Parsed(path.resolve(), source, sha, version, chunks, entries)
 
 
-def _index_group(store: Store, embedder, group: list[_Parsed], settings, report, progress) -> None:  # noqa: ANN001
+def _index_group(
+    store: Store,
+    embedder: BaseEmbedder,
+    group: list[_Parsed],
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress,
+) -> None:
     """Embed and store a group of files in batches, then commit them together with their keyword segment
     (one manifest save), then delete their old versions' chunks.
 

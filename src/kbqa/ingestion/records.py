@@ -110,9 +110,11 @@ def _read_authors(text: str, rec: Record) -> str | None:
         rec.authors = [p["name"] for p in pairs]
         rec.organisations = [p["org"].strip() for p in pairs]
         rest = text[pairs[-1].end() :]
-        if m := re.match(rf"\s*(?P<publisher>[A-Z][^(),]{{2,60}}?)\s*\((?P<year>{_YEAR})\)\s*,?\s*(?P<rest>.*)$", rest):
-            rec.publisher, rec.year = m["publisher"].strip(), int(m["year"])
-            quoted = re.search(r"[\"“](?P<venue>[^\"”]{3,300})[\"”]\s*,?\s*(?P<place>[A-Z][a-z]+)?", m["rest"])
+        if found := re.match(
+            rf"\s*(?P<publisher>[A-Z][^(),]{{2,60}}?)\s*\((?P<year>{_YEAR})\)\s*,?\s*(?P<rest>.*)$", rest
+        ):
+            rec.publisher, rec.year = found["publisher"].strip(), int(found["year"])
+            quoted = re.search(r"[\"“](?P<venue>[^\"”]{3,300})[\"”]\s*,?\s*(?P<place>[A-Z][a-z]+)?", found["rest"])
             if quoted:
                 rec.venue = quoted["venue"].strip()
                 rec.place = quoted["place"]
