@@ -374,20 +374,21 @@ def observe(settings) -> IndexView:
 
 
 def keyword_live_ids(store) -> set[str]:
-    """The live chunk ids the keyword index can return: those it holds whose (source, version) the manifest
-    commits. The one place the property tests look inside the keyword index: adapt it when its format changes."""
+    """The live chunk ids the keyword index can return: those of its segments' documents whose (source,
+    version) the manifest commits (and no newer segment replaces). The one place the property tests look
+    inside the keyword index: adapt it when its format changes."""
+    import numpy as np
+
     from kbqa.index import keyword as bm25
 
-    name = (store.manifest.data.get("bm25") or {}).get("dir")
-    if not name:
+    state = store.manifest.data.get("bm25") or {}
+    if not state.get("segments"):
         return set()
-    index = bm25.load(store.data_dir, name)
-    files = store.manifest.files
+    segments = bm25.open_segments(store.data_dir, state["segments"])
+    live = {source: info["version"] for source, info in store.manifest.files.items()}
     out = set()
-    for cid in index.ids:
-        source, version, _ = cid.rsplit(":", 2)
-        if source in files and files[source].get("version") == version:
-            out.add(cid)
+    for segment, mask in zip(segments, bm25.live_masks(segments, live)):
+        out.update(segment.id_of(int(doc)) for doc in np.flatnonzero(mask))
     return out
 
 

@@ -299,3 +299,18 @@ def test_an_index_written_before_segments_answers_and_the_next_ingest_converts_i
     assert len(state["segments"]) == 1 and legacy.name in state["retired"]
     hits = KnowledgeBase(settings).retrieve("Lead Research Organisation University of Birmingham", k=3, mode="bm25")
     assert hits and hits[0].chunk.source == SRC_004
+
+
+def test_a_removed_file_added_again_unchanged_is_keyword_searchable(settings_factory, tmp_path):
+    """Found by the index state machine (shrunk: one file; ingest; Remove; ingest): the removal merged the
+    segments into one that still listed the file's (source, version) without any document, so the next
+    ingest took that version as covered, wrote no segment for it, and keyword search never found the file."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "report-1.txt").write_text("# Report\n\nThe Zanzibar quilting circle met 17 times in 2005.\n")
+    kb = KnowledgeBase(settings_factory(corpus_dir=corpus))
+    kb.ingest()
+    assert kb.remove("report-1.txt").files_removed == 1
+    assert kb.ingest().files_indexed == 1
+    hits = kb.retrieve("Zanzibar quilting circle", k=3, mode="bm25")
+    assert [h.chunk.source for h in hits] == ["report-1.txt"]

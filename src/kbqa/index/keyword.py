@@ -196,12 +196,18 @@ def merge(segments: Sequence[Segment], live: dict[str, str], data_dir: Path) -> 
         out_docs[dest] = docs
         out_tf[dest] = np.asarray(seg.tf)[kept]
         filled += np.bincount(new_term, minlength=len(vocab))
-    pairs = list(dict.fromkeys(p for s in segments for p in s.pairs))
-    pair_index = {p: i for i, p in enumerate(pairs)}
-    doc_pair = [
-        np.array([pair_index[p] for p in s.pairs] or [0], dtype=np.int32)[np.asarray(s.doc_pair)[k]]
-        for s, k in zip(segments, alive)
-    ]
+    # Only the (source, version) pairs that keep a document: a pair listed without one would count as
+    # covered, and the file, added again at that version, would never get a segment of its own.
+    pair_index: dict[tuple[str, str], int] = {}
+    doc_pair = []
+    for seg, keep in zip(segments, alive):
+        local = np.asarray(seg.doc_pair)[keep]
+        used = np.unique(local)
+        renumber = np.zeros(max(len(seg.pairs), 1), dtype=np.int32)
+        for i in used:
+            renumber[i] = pair_index.setdefault(seg.pairs[int(i)], len(pair_index))
+        doc_pair.append(renumber[local])
+    pairs = list(pair_index)
     postings = _Postings(
         terms=np.array(vocab, dtype=bytes) if vocab else np.zeros(0, dtype="S1"),
         indptr=indptr,
@@ -209,7 +215,7 @@ def merge(segments: Sequence[Segment], live: dict[str, str], data_dir: Path) -> 
         tf=out_tf,
         doclen=np.concatenate([np.asarray(s.doclen)[k] for s, k in zip(segments, alive)]).astype(np.int32),
         ids=np.concatenate([np.asarray(s.ids)[k] for s, k in zip(segments, alive)]),
-        pairs=pairs,  # may list pairs with no live document left: harmless, they only cost a name
+        pairs=pairs,
         doc_pair=np.concatenate(doc_pair).astype(np.int32),
         meta=[row for s, k in zip(segments, alive) for row, keep in zip(s.meta_rows(), k) if keep],
     )
