@@ -310,12 +310,12 @@ def test_crash_after_commit_before_cleanup_leaves_no_garbage_after_the_next_inge
 
 # ---------------------------------------------------------------- a real ingest killed mid-way (slow)
 
-N_GENERATED = 150
+N_GENERATED = 300  # 600 chunks, three embedding groups: a kill after the first commit lands mid-run even on a slow machine
 
 
 @pytest.fixture(scope="module")
 def kill_setup(tmp_path_factory, model_cache):
-    """A corpus of the 5 real files + 150 generated ones, and a template index of only the 5 real files.
+    """A corpus of the 5 real files + 300 generated ones, and a template index of only the 5 real files.
 
     The template is built by the CLI in a subprocess (so this process never opens it) and copied per test.
     """
