@@ -109,3 +109,43 @@ def test_a_question_matching_only_in_part_says_what_each_part_matched():
 def test_questions_about_the_text_are_not_catalogue_questions(question):
     meta, _ = _titles(question)
     assert meta is None
+
+
+@pytest.mark.parametrize(
+    ("question", "focus", "titles", "verb"),
+    [
+        ("When did the Enabling Social Action Programme end?", (), ["Enabling Social Action Programme"], "end"),
+        ("When did the Enabling Social Action Programme start?", (), ["Enabling Social Action Programme"], "start"),
+        ("In what years did Local Solutions run?", (), ["Local solutions to local problems"], "run"),
+        ("When did it end?", ("000_525025c0dd7eef87.txt#2",), ["Imagine: the social, historical"], "end"),
+        ("When did Imagine end?", (), ["Imagine: the social, historical", "Imagine: bringing together"], "end"),
+        ("When did it end?", (), None, None),  # nothing named, nothing in focus
+        ("When did the lunar colony end?", (), None, None),  # names no entry
+        ("When was participatory budgeting invented?", (), None, None),  # not a dates-of-an-entry question
+    ],
+)
+def test_dates_of_a_named_entry(question, focus, titles, verb):
+    """'When did X end/start/run?' is answered from the dated title line of every entry X could mean; a
+    question that names none (or means an entry dated only by its text) is left to the other answerers."""
+    meta = match(question, _corpus_entries(), focus=focus)
+    if titles is None:
+        assert meta is None or meta.field != "dates"
+        return
+    assert meta is not None and meta.field == "dates" and meta.value == verb
+    assert sorted(e.title[:25] for e in meta.entries) == sorted(t[:25] for t in titles)
+
+
+def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
+    from kbqa.answer.catalog import answer_from
+    from kbqa.schema import Chunk
+
+    entry = Entry(entry_id="a.txt#0", title="Marsh Choir", source="a.txt", year_start=2015, year_end=2017)
+    entry.dated_by, entry.chunk_ids = "title", ["c1"]
+    chunk = Chunk(id="c1", text="Marsh Choir (April 2015 – September 2017)\n\nA choir.", source="a.txt", title="x")
+    meta = match("When did the Marsh Choir end?", [entry])
+    assert meta is not None
+    answer = answer_from(meta, "When did the Marsh Choir end?", {"c1": chunk}, {"c1": 0.5})
+    assert (
+        answer.answer == "“Marsh Choir” ended in 2017 (it ran from 2015): Marsh Choir (April 2015 – September 2017) [1]"
+    )
+    assert answer.citations[0].highlights == [(0, 41)]

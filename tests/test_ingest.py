@@ -310,7 +310,8 @@ def test_crash_after_commit_before_cleanup_leaves_no_garbage_after_the_next_inge
 
 # ---------------------------------------------------------------- a real ingest killed mid-way (slow)
 
-N_GENERATED = 300  # 600 chunks, three embedding groups: a kill after the first commit lands mid-run even on a slow machine
+# 600 chunks, three embedding groups: a kill after the first commit lands mid-run even on a slow machine
+N_GENERATED = 300
 
 
 @pytest.fixture(scope="module")

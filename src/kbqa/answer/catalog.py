@@ -50,6 +50,12 @@ _WITH_CONTRIBUTORS = re.compile(
     r"|\band who (?:contributed|wrote) (?:them|each)\b",
     re.IGNORECASE,
 )
+# "When did X end?", "When did it start?", "What years did X run?": the dates of one named entry.
+_WHEN_RAN = re.compile(
+    r"^\W*(?:and\s+)?(?:when\s+(?:did|does|was|were)|(?:in\s+)?what\s+years?\s+(?:did|was|were))\s+"
+    r"(?P<subject>.+?)\s+(?P<verb>end|finish|close|start|begin|run|take place|launch)\b(?:\s+(?:for|from))?\W*$",
+    re.IGNORECASE,
+)
 _REFERS_BACK = re.compile(r"\b(?:it|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
@@ -154,6 +160,17 @@ def match(
             named = [e for e in entries if e.entry_id in focus][:1]
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
+        return None
+    when = _WHEN_RAN.search(question)
+    if when:
+        named = best_mentions(when["subject"], entries)
+        if not named and focus and _REFERS_BACK.search(when["subject"]):
+            named = [e for e in entries if e.entry_id in focus][:1]
+        # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
+        # dates found in running text are less certain: the extractive answerer quotes that text instead.
+        dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
+        if dated and len(dated) == len(named):  # every entry the question could mean has dates
+            return MetaQuery("dates", when["verb"].lower(), dated)
         return None
     listing, counting = _LISTING.search(question), _COUNTING.search(question)
     if not (listing or counting) or (counting and not listing and best_mentions(question, entries)):
@@ -262,6 +279,8 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
     n = len(meta.entries)
     if meta.field == "contributors" and n == 1:
         return _contributors_of(meta.entries[0], meta, question, chunks, scores)
+    if meta.field == "dates":
+        return _dates_of(meta, question, chunks, scores)
     lines = [_lead(meta, n)]
     citations: list[Citation] = []
     for entry in meta.entries[:MAX_LISTED]:
@@ -313,6 +332,44 @@ def _contributors_of(
         highlights=[_matching_line(chunk.text, meta, entry)],
     )  # fmt: skip
     return Answer(question, f"{text} [1]", [citation], answerer="catalog", confidence=1.0)
+
+
+def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
+    """'When did X end?' for the entries it names: one sentence each, quoting and citing its dated title line."""
+    sentences: list[str] = []
+    citations: list[Citation] = []
+    for entry in meta.entries[:MAX_LISTED]:
+        sentence = f"“{entry.title}” {_ran(entry, meta.value)}."
+        chunk = _evidence_chunk(entry, meta, chunks)
+        if chunk is not None:
+            line = _matching_line(chunk.text, meta, entry)
+            n = len(citations) + 1
+            citations.append(
+                Citation(
+                    n,
+                    chunk.source,
+                    entry.title,
+                    chunk.text,
+                    scores.get(chunk.id, 0.0),
+                    entry_id=entry.entry_id,
+                    highlights=[line],
+                )  # fmt: skip
+            )
+            sentence = f"{sentence[:-1]}: {chunk.text[line[0] : line[1]].strip()} [{n}]"  # the exact dates, quoted
+        sentences.append(sentence)
+    return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
+
+
+def _ran(entry: Entry, verb: str) -> str:
+    """What the knowledge base records of an entry's dates, in the words of the question's verb."""
+    start, end = entry.year_start, entry.year_end
+    if end is None:
+        return f"started in {start} and is still running"
+    if verb in ("end", "finish", "close") and end != start:
+        return f"ended in {end} (it ran from {start})"
+    if verb in ("start", "begin", "launch"):
+        return f"started in {start}" + (f" and ran until {end}" if end != start else "")
+    return f"ran from {start} to {end}" if end != start else f"is dated {start}"
 
 
 def _people(entry: Entry) -> str:
@@ -399,6 +456,8 @@ class CatalogAnswerer:
         scores = {cid: float(np.dot(vec, question)) for cid, (_, vec) in found.items() if vec is not None}
         retrieve_ms = (time.perf_counter() - started) * 1000
         answer = answer_from(meta, request.question, {cid: c for cid, (c, _) in found.items()}, scores)
+        if request.follow.standalone != request.question:
+            answer.standalone_question = request.follow.standalone
         answer.timings = {"retrieve_ms": retrieve_ms, "answer_ms": (time.perf_counter() - started) * 1000 - retrieve_ms}
         yield TextDelta(answer.answer)
         yield Final(answer)
