@@ -9,13 +9,14 @@ many were in flight at once.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+
+from tests.local_server import ScriptedServer
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Step:
 
 
 @dataclass
-class FakeEmbeddings:
+class FakeEmbeddings(ScriptedServer):
     vectors: Callable[[list[str]], np.ndarray]
     model: str = "fake-embedder"
     script: list[Step] = field(default_factory=list)
@@ -34,33 +35,16 @@ class FakeEmbeddings:
     max_in_flight: int = 0
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
         self._in_flight = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self._serve(_handler(self))
 
     def next_step(self) -> Step:
-        with self._lock:
-            if not self.script:
-                return Step()
-            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        step: Step = self._next(Step())
+        return step
 
     def texts_embedded(self, ignore: tuple[str, ...] = ("dimension probe",)) -> int:
         """Texts embedded successfully, not counting single-text requests for `ignore` (kbqa's size probe)."""
         return sum(len(r["input"]) for r in self.requests if r.get("ok") and r["input"] not in [[t] for t in ignore])
-
-    def __enter__(self) -> FakeEmbeddings:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _handler(fake: FakeEmbeddings) -> type[BaseHTTPRequestHandler]:

@@ -8,10 +8,11 @@ client streams, an optional delay, or a connection cut after some chunks.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.local_server import ScriptedServer
 
 
 @dataclass
@@ -24,35 +25,20 @@ class Step:
 
 
 @dataclass
-class FakeLLM:
+class FakeLLM(ScriptedServer):
     script: list[Step] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     model: str = "fake-model"
 
     def __post_init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self._serve(_handler(self))
 
     def next_step(self) -> Step:
-        if not self.script:
-            return Step(text="")
-        return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        step: Step = self._next(Step(text=""))
+        return step
 
     def chat_requests(self) -> list[dict]:
         return [r for r in self.requests if "messages" in r]
-
-    def __enter__(self) -> FakeLLM:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
