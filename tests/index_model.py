@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 import importlib.util
+import os
 import random
 import re
 import time
@@ -403,7 +404,7 @@ def fact_names_in(text: str, facts: dict[int, Fact]) -> set[int]:
 FULL_QUERY = "co-production report findings"  # asked with k (50, the most) above the chunk count: all live chunks
 
 
-def ask_once(kb, rng: random.Random, questions: list[str]) -> dict:
+def ask_once(kb, rng: random.Random, questions: list[str], by: str = "thread") -> dict:
     """One read of the index, as a user makes it, timed (monotonic clock: comparable across processes):
     every live chunk (dense, k=50), a hybrid search, or an answer's citations; or the error it raised."""
     kind = rng.choice(["full", "search", "ask"])
@@ -418,7 +419,7 @@ def ask_once(kb, rng: random.Random, questions: list[str]) -> dict:
             out = {"cited": [[c.source, c.text] for c in answer.citations]}
     except Exception as exc:  # recorded, and the property fails on it
         out = {"error": f"{type(exc).__name__}: {exc}"}
-    return {"kind": kind, "t0": started, "t1": time.monotonic(), **out}
+    return {"kind": kind, "by": by, "t0": started, "t1": time.monotonic(), **out}
 
 
 def asker_main() -> None:
@@ -433,4 +434,4 @@ def asker_main() -> None:
     kb = KnowledgeBase()
     print(json.dumps({"kind": "ready", "t0": time.monotonic(), "t1": time.monotonic()}), flush=True)
     while not stop.exists():
-        print(json.dumps(ask_once(kb, rng, questions)), flush=True)
+        print(json.dumps(ask_once(kb, rng, questions, f"process {os.getpid()}")), flush=True)

@@ -738,7 +738,14 @@ def test_asks_during_ingests_see_one_complete_committed_generation(
         flush=True,
     )
     for read in reads:
-        _check_read(read, generations, names)
+        try:
+            _check_read(read, generations, names)
+        except AssertionError as exc:
+            done = ", ".join(f"{g.done - read['t0']:+.3f}" for g in generations)
+            raise AssertionError(
+                f"{exc}\n(read by {read['by']}, {read['t1'] - read['t0']:.3f} s; the ingests were done "
+                f"at these seconds from its start: {done})"
+            ) from None
 
 
 def _ingest_generation(kb, settings_, env, where: str, on_disk: dict[str, frozenset[int]]) -> Generation:

@@ -18,6 +18,7 @@ import pytest
 
 from kbqa.api import KnowledgeBase
 from kbqa.errors import StoreError
+from kbqa.index.manifest import Manifest
 from kbqa.index.store import Store
 from kbqa.ingestion.pipeline import Progress, ingest
 from tests.support import (
@@ -241,6 +242,89 @@ def test_a_search_overlapping_an_ingests_commit_still_finds_the_replaced_file(se
         (corpus / "kitchen.txt").write_text(NOTES["kitchen.txt"] + f"\n{mode} " + NOTES["panel.txt"], encoding="utf-8")
         hits = reader.retrieve("community notes", k=10, mode=mode)
         assert {h.chunk.source for h in hits} == {"forum.txt", "kitchen.txt"}, (mode, [h.chunk.id for h in hits])
+
+
+@pytest.mark.slow
+def test_threads_listing_the_index_during_ingests_in_another_process_always_see_every_file(
+    settings_factory, tmp_path, model_cache
+):
+    """Found by the concurrency property in CI (3 threads asking, an ingest in another process): one thread
+    reloaded the manifest and, before it dropped the embedded Chroma client opened on the older state,
+    another thread searched with the new manifest and that old client. Every chunk it returned was dead
+    to the new manifest, so a full listing came back empty."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    reader = KnowledgeBase(settings)
+    reader.ingest()
+    env = cli_env(model_cache, Path(settings.data_dir), corpus)
+    listings: list[set[str]] = []
+    asking = threading.Event()
+    asking.set()
+
+    def list_the_index() -> None:
+        while asking.is_set():
+            listings.append({h.chunk.source for h in reader.retrieve("community notes", k=10, mode="dense")})
+
+    threads = [threading.Thread(target=list_the_index, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for n in range(4):
+            (corpus / "kitchen.txt").write_text(f"{NOTES['kitchen.txt']}\nRevision {n}.\n", encoding="utf-8")
+            done = subprocess.run([sys.executable, "-m", "kbqa.cli", "ingest"], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+    finally:
+        asking.clear()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert listings
+    incomplete = [sorted(s) for s in listings if s != {"forum.txt", "kitchen.txt"}]
+    assert not incomplete, f"{len(incomplete)} of {len(listings)} listings missed a file: {incomplete[:5]}"
+
+
+def test_an_ingest_that_replaces_every_file_never_commits_an_empty_index(settings_factory, tmp_path, monkeypatch):
+    """Found by the concurrency property: an ingest committed each deleted file's removal on its own, so
+    when every file had been replaced, an ask made in between failed with "the index is empty"."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).unlink()
+    (corpus / "panel.txt").write_text(NOTES["panel.txt"], encoding="utf-8")
+    reader = KnowledgeBase(settings)
+    seen: list[list[str]] = []  # what a reader finds indexed after each commit
+    save = Manifest.save
+
+    def save_and_look(manifest: Manifest) -> None:
+        save(manifest)
+        seen.append([s.source for s in reader.sources()])
+
+    monkeypatch.setattr(Manifest, "save", save_and_look)
+    report = ingest(settings)
+    assert seen and all(seen), seen
+    assert seen[-1] == ["panel.txt"] and report.files_removed == 2
+    assert_consistent(settings)
+
+
+def test_a_file_moved_to_another_folder_keeps_its_chunks(settings_factory, tmp_path):
+    """Deleted files now leave the index at the end of the ingest: the chunks of a file that was moved (same
+    name, same content, so the same chunk ids) must survive the deletion of its old location's chunks."""
+    corpus = tmp_path / "corpus"
+    (corpus / "moved").mkdir(parents=True)
+    (corpus / "forum.txt").write_text(NOTES["forum.txt"], encoding="utf-8")
+    settings = settings_factory(corpus_dir=corpus)
+    ingest(settings)
+    (corpus / "forum.txt").rename(corpus / "moved" / "forum.txt")
+    ingest(settings)
+    assert assert_consistent(settings)["manifest_total"] > 0
+    hits = KnowledgeBase(settings).retrieve("hawthorn saplings along the canal path", k=1, mode="hybrid")
+    assert hits and hits[0].chunk.source == "forum.txt"
 
 
 def test_ctrl_c_after_a_file_is_committed_leaves_it_findable_by_keyword(settings_factory, tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,9 @@ ENTRY_CHUNKS_LIMIT = 24
 # (replaced versions not yet deleted) fill the results.
 QUERY_SPARE = 8
 QUERY_GROWTH = 4
+# Reads of an embedded index that saw fewer chunks than the manifest committed, before giving up
+# (each through a new client; a view that lags a concurrent write catches up within milliseconds).
+STALE_VIEW_ATTEMPTS = 4
 
 
 class Store:
@@ -55,7 +59,7 @@ class Store:
         self._client: Any = None
         self._client_stamp: tuple[int, ...] | None = None  # the manifest loaded when the client was opened
         self._collection: Any = None
-        self._collection_name: str | None = None
+        self._collection_key: tuple[str, Any] | None = None  # (name, client) the collection was opened with
         # Threads sharing a KnowledgeBase (the web UI's users) may all open the store at once; Chroma fails
         # when two threads create a client for one folder together ("Could not connect to tenant").
         self._open_lock = threading.RLock()
@@ -72,26 +76,44 @@ class Store:
 
     @property
     def collection(self) -> Any:  # chromadb.Collection, imported lazily
-        name = self.collection_name
-        if self._collection is None or self._collection_name != name:
+        name, client = self.collection_name, self.client
+        if self._collection is None or self._collection_key != (name, client):
             with self._open_lock, self.chroma_errors():
-                if self._collection is None or self._collection_name != name:
-                    collection = self.client.get_or_create_collection(
+                if self._collection is None or self._collection_key != (name, client):
+                    collection = client.get_or_create_collection(
                         name,
                         embedding_function=None,
                         metadata={"hnsw:space": "cosine", "embed_model": "all-MiniLM-L6-v2"},
                     )
-                    self._collection, self._collection_name = collection, name
+                    self._collection, self._collection_key = collection, (name, client)
         return self._collection
 
     @property
     def client(self) -> Any:  # a chromadb client, imported lazily
-        if self._client is None:
-            with self._open_lock:
-                if self._client is None:
-                    self._client_stamp = self._manifest_stamp
-                    self._client = self._open_client()
-        return self._client
+        """The Chroma client; an embedded one is reopened once the manifest was reloaded after its opening.
+
+        An embedded client keeps the vector index it loaded and never sees what another process wrote
+        since (see `_fresh_persistent_client`). The check is made on every use, not when the manifest is
+        reloaded: between one thread's reloading the manifest and its dropping the client, another thread
+        could search with the new manifest and the old client, whose chunks were all dead to it (found by
+        the concurrency property: a full listing came back empty). A server always answers with its
+        current state.
+        """
+        client = self._client
+        if client is not None and (self.settings.chroma_url or self._client_stamp == self._manifest_stamp):
+            return client
+        with self._open_lock:
+            if self._client is None or (not self.settings.chroma_url and self._client_stamp != self._manifest_stamp):
+                stamp = self._manifest_stamp  # read before opening: the client sees at least this commit
+                self._client = self._open_client()
+                self._client_stamp = stamp
+            return self._client
+
+    def _reopen(self, seen: Any) -> None:
+        """Open a new embedded client on next use, unless another thread already replaced `seen`."""
+        with self._open_lock:
+            if self._client is seen:
+                self._client = None
 
     def _open_client(self) -> Any:
         import chromadb
@@ -207,12 +229,34 @@ class Store:
         return sorted((c for c in chunks if self.is_live(c)), key=lambda c: c.metadata.get("chunk_index", 0))
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
-        """Nearest live chunks with their cosine similarity; over-fetches to make up for dead ones."""
-        if not self.manifest.files:
-            return []
+        """Nearest live chunks with their cosine similarity; over-fetches to make up for dead ones.
+
+        An embedded Chroma is not safe across processes: a client opened while another process (or another
+        client of this one) writes may, for a moment, see fewer chunks than the manifest committed, or
+        vectors behind its own metadata. Such a view is detected (found by the concurrency property: a full
+        listing missing a committed file) and read again through a new client.
+        """
+        hits: list[tuple[Chunk, float]] = []
+        for attempt in range(STALE_VIEW_ATTEMPTS):
+            client = self._client
+            hits, whole = self._query_once(vector, n, where)
+            if whole or self.settings.chroma_url:
+                break
+            self._reopen(client)
+            time.sleep(0.02 * attempt)
+        return hits
+
+    def _query_once(
+        self, vector: np.ndarray, n: int, where: dict[str, Any] | None
+    ) -> tuple[list[tuple[Chunk, float]], bool]:
+        """The hits, and whether Chroma's view held every chunk the manifest committed."""
+        manifest = self.manifest
+        if not manifest.files:
+            return [], True
         total = self.count()
+        whole = total >= sum(info["chunks"] for info in manifest.files.values())
         if total == 0:
-            return []
+            return [], whole
         fetch = min(total, n + QUERY_SPARE)
         while True:
             res = self._op(
@@ -224,8 +268,10 @@ class Store:
             )
             rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]))
             hits = [(c, 1.0 - d) for c, d in ((to_chunk(i, t, m), d) for i, t, m, d in rows) if self.is_live(c)]
+            if where is None and len(rows) < fetch:
+                whole = False  # the vector index holds fewer chunks than the metadata counted
             if len(hits) >= n or len(rows) < fetch or fetch >= total:
-                return hits[:n]
+                return hits[:n], whole
             fetch = min(total, fetch * QUERY_GROWTH)
 
     def _pages(self, include: list[str], page: int = _CHROMA_BATCH) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -341,16 +387,6 @@ class Store:
         stamp = _stamp(self.manifest.path)  # before reading: a commit in between only costs one more reload
         self.manifest = Manifest(self.manifest.path)
         self._manifest_stamp = stamp
-        self._follow_commit()
-
-    def _follow_commit(self) -> None:
-        """After loading a manifest committed since the embedded Chroma client was opened, open a new one on
-        next use: an embedded client keeps the vector index it loaded and never sees what another process
-        wrote since (see `_fresh_persistent_client`). A server always answers with its current state."""
-        if self.settings.chroma_url or self._client is None or self._client_stamp == self._manifest_stamp:
-            return
-        with self._open_lock:
-            self._client = self._collection = None
 
     def sync(self) -> None:
         """Pick up an ingest made by another process since the manifest was read (one open and fstat)."""

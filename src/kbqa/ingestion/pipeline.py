@@ -102,10 +102,12 @@ def ingest(
         report.files_seen = len(files)
         progress.start(len(files))
 
-        for source, info in list(manifest.files.items()):
-            if _gone(Path(info["path"])):
-                _remove_source(store, source, report)
         repair = _missing_from_store(store, dirty, report, progress)
+        # Files that are gone leave the manifest with the first commit below, not in commits of their own:
+        # when every file was replaced, readers would otherwise see an empty index in between.
+        gone = [source for source, info in manifest.files.items() if _gone(Path(info["path"]))]
+        for source in gone:
+            manifest.remove_file(source)
 
         todo: list[tuple[Path, str, str, str]] = []
         for path, source in files:
@@ -141,6 +143,9 @@ def ingest(
             if group:
                 _index_group(store, model, group, settings, report, progress)
 
+        if gone:
+            manifest.save()  # commits the removals (again, harmlessly, if a group's commit already did)
+            _delete_chunks_of(store, gone, report)
         if dirty:  # the last run died between writing and cleaning up: drop what it left behind
             report.chunks_removed += store.delete_dead()
         if legacy and store.drop_legacy_collection():
@@ -325,7 +330,9 @@ def remove(settings: Settings, source: str) -> IngestReport:
         store.sync()
         store.begin_write()
         if source in store.manifest.files:
-            _remove_source(store, source, report)
+            store.manifest.remove_file(source)
+            store.manifest.save()
+            _delete_chunks_of(store, [source], report)
             _update_keyword_index(store)
         report.chunks_total = sum(info["chunks"] for info in store.manifest.files.values())
         store.end_write()
@@ -333,13 +340,15 @@ def remove(settings: Settings, source: str) -> IngestReport:
     return report
 
 
-def _remove_source(store: Store, source: str, report: IngestReport) -> None:
-    store.manifest.remove_file(source)
-    store.manifest.save()
-    ids = store.ids_of_source(source)
-    store.delete(ids)
-    report.files_removed += 1
-    report.chunks_removed += len(ids)
+def _delete_chunks_of(store: Store, sources: list[str], report: IngestReport) -> None:
+    """Delete the chunks of files a commit has just dropped from the manifest; a file of the same name
+    indexed again in the same run (moved to another folder) keeps the chunks of its committed version."""
+    for source in sources:
+        kept = (store.manifest.files.get(source) or {}).get("version")
+        ids = [cid for cid in store.ids_of_source(source) if cid.rsplit(":", 2)[1] != kept]
+        store.delete(ids)
+        report.files_removed += 1
+        report.chunks_removed += len(ids)
 
 
 def _update_keyword_index(store: Store) -> None:
