@@ -149,3 +149,44 @@ def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
         answer.answer == "“Marsh Choir” ended in 2017 (it ran from 2015): Marsh Choir (April 2015 – September 2017) [1]"
     )
     assert answer.citations[0].highlights == [(0, 41)]
+
+
+@pytest.mark.parametrize(
+    ("question", "focus", "titles"),
+    [
+        ("What keywords is the Imagine civic engagement entry (2013-2017) tagged with?", (), ["Imagine: the social"]),
+        ("list the keywords on the Welsh Government co-production for sustainability entry", (), ["Co-production for"]),
+        ("What are the tags of the Enabling Social Action Programme?", (), ["Enabling Social Action Programme"]),
+        ("What is Local Solutions tagged with?", (), ["Local solutions to local problems"]),
+        ("And which keywords does it have?", ("000_525025c0dd7eef87.txt#2",), ["Imagine: the social"]),
+        ("Which entries have the keyword social action?", (), None),  # a listing of entries
+        ("Which projects are tagged with e-government?", (), None),  # a listing of entries
+        ("What keywords does the lunar colony have?", (), None),  # names no entry
+    ],
+)
+def test_keywords_of_a_named_entry(question, focus, titles):
+    """'What keywords is X tagged with?' lists the keywords of the entry (or entries) it names, or of the entry
+    a follow-up is about; 'Which entries have keyword Y?' stays a listing."""
+    meta = match(question, _corpus_entries(), focus=focus)
+    if titles is None:
+        assert meta is None or meta.field != "keywords of"
+        return
+    assert meta is not None and meta.field == "keywords of", meta
+    assert all(any(e.title.startswith(t) for e in meta.entries) for t in titles) and len(meta.entries) == len(titles)
+
+
+def test_a_keywords_answer_lists_every_keyword_and_cites_the_keywords_line():
+    from kbqa.answer.catalog import answer_from
+    from kbqa.schema import Chunk
+
+    entry = Entry(entry_id="a.txt#0", title="Marsh Choir", source="a.txt", keywords=["singing", "wellbeing"])
+    entry.chunk_ids = ["c1", "c2"]
+    chunks = {
+        "c1": Chunk(id="c1", text="Marsh Choir\n\nA choir that met weekly.", source="a.txt", title="x"),
+        "c2": Chunk(id="c2", text="More about it.\nKeywords: singing, wellbeing", source="a.txt", title="x"),
+    }
+    meta = match("What keywords is the Marsh Choir tagged with?", [entry])
+    assert meta is not None
+    answer = answer_from(meta, "What keywords is the Marsh Choir tagged with?", chunks, {})
+    assert answer.answer == "“Marsh Choir” is tagged with: singing, wellbeing. [1]"
+    assert answer.citations[0].text == chunks["c2"].text and answer.citations[0].highlights == [(15, 43)]

@@ -62,6 +62,14 @@ _RELATION = re.compile(
     r"|\bbased at\b|\bparticipat|\bpart of\b",
     re.IGNORECASE,
 )
+# "What keywords is X tagged with?", "list the keywords on X", "What is X tagged with?": one entry's keywords
+# (not "Which entries have the keyword Y?", a listing).
+_KEYWORDS_OF = re.compile(
+    r"^\W*(?:and\s+)?(?:what|which|list|name|show|give)(?:\s+me)?(?:\s+(?:are|were|is))?(?:\s+(?:the|its|their|all))*"
+    r"\s+(?:keywords?|tags?)\b|\bwhat\s+(?:keywords?|tags?)\b|\b(?:tagged|labell?ed)\s+(?:with|as)\W*$",
+    re.IGNORECASE,
+)
+_LISTING_ENTRIES = re.compile(rf"\b(?:which|what|list|name|how many)\s+(?:of the\s+)?(?:{_NOUNS})\b", re.I)
 _KEYWORD_INTENT = re.compile(r"\bkeywords?\b|\btag(?:ged|s)?\b|\blabell?ed\b", re.IGNORECASE)
 _WHOLE_KB = re.compile(
     r"\b(?:in|of|from) (?:the |this )?(?:knowledge ?base|kb|catalogue|catalog|database|collection)\b", re.I
@@ -137,7 +145,8 @@ def year_spec(question: str) -> YearSpec | None:
 class MetaQuery:
     """A recognised catalogue question: the entries it selects, why (for the lead sentence), and how to answer."""
 
-    field: str  # what the list shows: "contributor", "keyword", "year", "topic", "all", "contributors" (of entries)
+    field: str  # what the list shows: "contributor", "keyword", "year", "topic", "all", "contributors" (of entries),
+    # "keywords of" (named entries), "dates" (of named entries)
     value: str  # the criteria, in words
     entries: list[Entry]
     filtered: bool = False  # the entries were narrowed by the request's filters
@@ -160,6 +169,13 @@ def match(
             named = [e for e in entries if e.entry_id in focus][:1]
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
+        return None
+    if _KEYWORDS_OF.search(question) and not _LISTING_ENTRIES.search(question):
+        named = best_mentions(question, entries)
+        if not named and focus and _REFERS_BACK.search(question):
+            named = [e for e in entries if e.entry_id in focus][:1]
+        if named:
+            return MetaQuery("keywords of", "", named, needles=["keywords"])
         return None
     when = _WHEN_RAN.search(question)
     if when:
@@ -281,6 +297,8 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
         return _contributors_of(meta.entries[0], meta, question, chunks, scores)
     if meta.field == "dates":
         return _dates_of(meta, question, chunks, scores)
+    if meta.field == "keywords of":
+        return _keywords_of(meta, question, chunks, scores)
     lines = [_lead(meta, n)]
     citations: list[Citation] = []
     for entry in meta.entries[:MAX_LISTED]:
@@ -356,6 +374,33 @@ def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: 
                 )  # fmt: skip
             )
             sentence = f"{sentence[:-1]}: {chunk.text[line[0] : line[1]].strip()} [{n}]"  # the exact dates, quoted
+        sentences.append(sentence)
+    return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
+
+
+def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
+    """'What keywords is X tagged with?' for the entries it names: one sentence each, citing its Keywords line."""
+    sentences: list[str] = []
+    citations: list[Citation] = []
+    for entry in meta.entries[:MAX_LISTED]:
+        if not entry.keywords:
+            sentences.append(f"“{entry.title}” has no keywords in the knowledge base.")
+            continue
+        sentence = f"“{entry.title}” is tagged with: {', '.join(entry.keywords)}."
+        chunk = _evidence_chunk(entry, meta, chunks)
+        if chunk is not None and "keywords" in chunk.text.lower():
+            citations.append(
+                Citation(
+                    len(citations) + 1,
+                    chunk.source,
+                    entry.title,
+                    chunk.text,
+                    scores.get(chunk.id, 0.0),
+                    entry_id=entry.entry_id,
+                    highlights=[_matching_line(chunk.text, meta, entry)],
+                )  # fmt: skip
+            )
+            sentence = f"{sentence} [{len(citations)}]"
         sentences.append(sentence)
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
 
