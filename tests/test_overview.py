@@ -93,3 +93,27 @@ def test_a_comparison_answers_both_sides(corpus_kb):
 def test_a_topic_nothing_speaks_of_is_declined(corpus_kb):
     answer = corpus_kb.ask("What does the knowledge base say about underwater basket weaving?")
     assert answer.abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "aspect", "sides"),
+    [
+        (
+            "Which study covered more partners: the Imagine community-university partnership research or the "
+            "Greater Manchester value co-creation study?",
+            "How many partners did it involve?",
+            ["Imagine community-university partnership research", "Greater Manchester value co-creation study"],
+        ),
+        ("Which had more partners, X or Y?", "How many partners did it involve?", ["X", "Y"]),
+        ("Which started earlier, Imagine or Local Solutions?", "When did it start?", ["Imagine", "Local Solutions"]),
+        ("Which involved more people, the jury or the panel?", "How many people did it involve?", ["jury", "panel"]),
+    ],
+)
+def test_which_of_two_asks_each_side_about_the_noun_compared(question, aspect, sides):
+    """'Which covered more partners: A or B?' asks each side how many partners (the noun before the colon
+    belongs to the question, not to the first side)."""
+    from kbqa.answer.overview import plan
+
+    found = plan(question, [])
+    assert found is not None and found.kind == "compare"
+    assert found.aspect == aspect and found.sides == sides

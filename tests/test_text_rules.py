@@ -56,6 +56,28 @@ def test_a_number_before_the_noun_asked_about_answers_how_many(sentence, questio
 
 
 @pytest.mark.parametrize(
+    ("sentence", "question", "counted", "expected"),
+    [
+        # the number counts the noun asked for, within a few words
+        ("Cornwall ran 29 town and parish libraries.", "How many libraries did Cornwall run?", (), True),
+        ("The panel met 9 times.", "How many times did the panel meet?", (), True),
+        ("It has twelve members at any one time.", "How many people sit on the panel?", (), True),  # people
+        ("A study of five organisations.", "How many partners did the study involve?", (), True),  # parties
+        ("A group of 36 local authorities signed up.", "How many councils signed up?", ("authorities",), True),
+        # it counts something else: no answer to "how many"
+        ("The strategy was informed by three workshops with key stakeholders.",
+         "How many stakeholders came to the workshops?", (), False),
+        ("Cornwall Council ran its 29 libraries.", "How many people responded to the consultation?", (), False),
+        ("The project ran 12 workshops.", "How many councils signed up?", (), False),
+    ],
+)  # fmt: skip
+def test_a_how_many_answer_must_count_the_noun_asked_for(sentence, question, counted, expected):
+    """Near-domain traps ("how many people responded…") are declined when the passage's numbers count other
+    things; the caller passes other words for the noun (its synonyms)."""
+    assert has_new_fact(sentence, question, "number", frozenset(counted)) is expected
+
+
+@pytest.mark.parametrize(
     ("line", "kind"),
     [
         ("Contributed by: Elke Loeffler – Governance International; Steve Martin – Cardiff University.", "field"),

@@ -167,8 +167,10 @@ def answer_type(question: str) -> str | None:
     return None
 
 
-def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
-    """Does the sentence hold a fact of the asked kind that the question does not already contain?"""
+def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozenset[str] = frozenset()) -> bool:
+    """Does the sentence hold a fact of the asked kind that the question does not already contain?
+
+    `counted`: other words for the noun a "how many" question counts ("authorities" for "councils")."""
     if kind is None:
         return True
     body = _SENTENCE_START_WORDS.sub("", sentence)
@@ -187,8 +189,36 @@ def has_new_fact(sentence: str, question: str, kind: str | None) -> bool:
             # (but for "how many singers", "58 singers" is the answer)
         if kind == "number" and re.fullmatch(r"(?:19|20)\d\d", found):
             continue  # a year is not an answer to "how many"
+        if kind == "number" and focus and "how many" in q and not _counts(body[m.end() :], focus, counted):
+            continue  # "how many stakeholders came to the three workshops": "three" counts workshops
         return True
     return False
+
+
+_COUNT_REACH = 4  # words after a number that may name what it counts ("29 town and parish councils")
+_NOUN_PHRASE_ENDS = {"with", "in", "for", "to", "by", "from", "at", "on", "of", "who", "that", "which", "where"}
+_PEOPLE = {"people", "persons", "participants", "members", "residents", "citizens", "volunteers", "users", "staff"}
+# Parties of a partnership: "how many partners" is answered by "five organisations" or "36 local authorities".
+_PARTIES = {"partners", "organisations", "organizations", "groups", "bodies", "agencies", "institutions"}
+_PARTIES |= {"universities", "councils", "authorities", "charities", "partnerships"}
+
+
+def _counts(after: str, focus: str, counted: frozenset[str]) -> bool:
+    """Whether a number counts the noun asked for: it (or another word for it) is among the next few words
+    (any word for people when people are asked for, any party when partners are)."""
+    heads = {focus} | counted | (_PEOPLE if focus in _PEOPLE or focus in _PERSON_NOUNS else set())
+    heads |= _PARTIES if focus in _PARTIES else set()
+    words: list[str] = []
+    for word in re.findall(r"[\w'’-]+", after)[:_COUNT_REACH]:
+        if word.lower() in _NOUN_PHRASE_ENDS:
+            break  # "three workshops with key stakeholders": "three" counts workshops
+        words.append(word.lower())
+    return any(_same_noun(w, h) for w in words for h in heads)
+
+
+def _same_noun(a: str, b: str) -> bool:
+    """Crude singular/plural and derivation match ("council"/"councils", "respondents"/"responses")."""
+    return a.rstrip("s") == b.rstrip("s") or (min(len(a), len(b)) >= 6 and a[:6] == b[:6])
 
 
 # A wh-word that opens a question or a clause ("Besides the UK, in which countries ..."), not one inside a

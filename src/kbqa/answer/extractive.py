@@ -262,13 +262,14 @@ class Extractive:
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
         top = max(h.score for h in hits) or 1.0
         topical = bool(_TOPIC_WORDS.search(question))
+        counted = _other_words_for(focus_word(question))
         for cand, sim, words in zip(cands, sims, sent_tokens):
             toks = set(words)
             cand.sim = float(sim)
             cand.lex = terms.coverage(toks)
             cand.beyond = asked[cand.hit.chunk.id].coverage(toks) if asked[cand.hit.chunk.id].weights else 1.0
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
-            cand.typed = 1.0 if has_new_fact(cand.text, question, kind) else 0.0
+            cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
             cand.prior = cand.hit.score / top
             cand.title = (
@@ -558,6 +559,13 @@ def _asked_terms(terms: Terms, chunk: Chunk) -> Terms:
     """The question's terms that the passage's title and section do not already name."""
     topic = set(tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
     return Terms({t: w for t, w in terms.weights.items() if t not in topic}, terms.alternatives)
+
+
+def _other_words_for(word: str | None) -> frozenset[str]:
+    """The words of the synonym groups that hold `word` ("councils" → council, authority, authorities)."""
+    if not word:
+        return frozenset()
+    return frozenset(w for line in SYNONYMS if word in line.split() for w in line.split())
 
 
 def _focus_stems(question: str) -> set[str]:

@@ -59,7 +59,7 @@ _WHICH_OF_TWO = re.compile(
     r"^\W*which (?:one |project |study |entry |programme )?(?P<how>started earlier|started first|began earlier|began first"
     r"|started later|began later|is older|was older|is newer|has the longer|had the longer|ran longer|lasted longer"
     r"|has the shorter|had the shorter|covered more|covers more|had more|has more|involved more|was bigger|is bigger)"
-    r"(?P<what>[^:,]*?)\s*[:,]?\s+(?:the\s+)?(?P<a>.+?),?\s+or\s+(?:the\s+)?(?P<b>.+?)\W*$",
+    r"(?:\s+(?P<what>[^:,]+?)\s*[:,]|\s*[:,]?)\s+(?:the\s+)?(?P<a>.+?),?\s+or\s+(?:the\s+)?(?P<b>.+?)\W*$",
     re.IGNORECASE,
 )
 
@@ -143,7 +143,7 @@ def _by_years(question: str, named: list[Entry]) -> list[Entry]:
     return dated or named
 
 
-def _aspect(how: str, what: str) -> str:
+def _aspect(how: str, what: str | None) -> str:
     """The question asked of each side of "which started earlier, A or B?"."""
     if "start" in how or "began" in how:
         return "When did it start?"
@@ -151,7 +151,7 @@ def _aspect(how: str, what: str) -> str:
         return "When was it published?"
     if "longer" in how or "shorter" in how:
         return "How long did it run?"
-    return f"How many {what.strip() or 'people'} did it involve?"
+    return f"How many {(what or '').strip() or 'people'} did it involve?"
 
 
 def _overview_topic(question: str) -> str | None:
