@@ -190,3 +190,51 @@ def test_a_keywords_answer_lists_every_keyword_and_cites_the_keywords_line():
     answer = answer_from(meta, "What keywords is the Marsh Choir tagged with?", chunks, {})
     assert answer.answer == "“Marsh Choir” is tagged with: singing, wellbeing. [1]"
     assert answer.citations[0].text == chunks["c2"].text and answer.citations[0].highlights == [(15, 43)]
+
+
+@pytest.mark.parametrize(
+    ("question", "who"),
+    [
+        ("Which university is Steve Martin at?", "Steve Martin"),
+        ("Which university is Martin at?", "Steve Martin"),  # a surname only one contributor has
+        ("Where is Paul Ward based?", "Paul Ward"),
+        ("What is Elke Loeffler's affiliation?", "Elke Loeffler"),
+        ("and which organisation is Tony Bovaird with?", "Tony Bovaird"),
+        ("Where is the ward based?", None),  # a surname alone must be capitalised
+        ("Where is the Kalahari based?", None),  # no contributor
+        ("Which university is the Imagine project based at?", None),
+    ],
+)
+def test_affiliation_of_a_named_contributor(question, who):
+    """'Which university is X at?' / 'Where is X based?' is about a contributor of the catalogue (by full
+    name, or by a surname only one contributor has); anything else is left to the other answerers."""
+    meta = match(question, _corpus_entries())
+    if who is None:
+        assert meta is None or meta.field != "affiliation"
+        return
+    assert meta is not None and meta.field == "affiliation" and meta.value == who
+    assert meta.entries and all(who in e.contributors for e in meta.entries)
+
+
+@pytest.mark.parametrize(
+    ("line", "who", "expected"),
+    [
+        ("Contributed by: Ann Lee – Marsh University.", "Ann Lee", "Ann Lee: Marsh University, as"),
+        ("Contributed by: Ann Lee – Marsh University (Fen campus), Bo Day – Hull", "Ann Lee", "(Fen campus), as"),
+        ("Contributed by: Bo Day – Uni of Hull, INLOGOV (Institute); Ann Lee – X", "Bo Day", "Hull, INLOGOV (Institute), as"),
+        ("Contributed by: Cy Ng, Ann Lee – Marsh University", "Cy Ng", "gives no affiliation"),  # none after the name
+    ],
+)  # fmt: skip
+def test_an_affiliation_is_quoted_from_the_contributed_by_line(line, who, expected):
+    from kbqa.answer.catalog import answer_from
+    from kbqa.schema import Chunk
+
+    entry = Entry(entry_id="a.txt#0", title="Marsh Choir", source="a.txt", contributors=["Ann Lee", "Bo Day", "Cy Ng"])
+    entry.chunk_ids = ["c1"]
+    chunks = {"c1": Chunk(id="c1", text=f"Marsh Choir\n\nA choir.\n{line}", source="a.txt", title="x")}
+    question = f"Where is {who} based?"
+    meta = match(question, [entry])
+    assert meta is not None and meta.field == "affiliation"
+    answer = answer_from(meta, question, chunks, {})
+    assert expected in answer.answer
+    assert answer.abstained is ("no affiliation" in expected)

@@ -62,6 +62,15 @@ _RELATION = re.compile(
     r"|\bbased at\b|\bparticipat|\bpart of\b",
     re.IGNORECASE,
 )
+# "Which university is Steve Martin at?", "Where is Paul Ward based?", "What is Elke Loeffler's affiliation?":
+# a contributor's affiliation, as their entry's "Contributed by:" line gives it.
+_AFFILIATION_OF = re.compile(
+    r"^\W*(?:and\s+)?(?:which|what)\s+(?:university|organi[sz]ation|institution|institute|employer|body)\s+"
+    r"(?:is|was|does|did)\s+(?P<who>.+?)\s+(?:at|with|from|in|based(?:\s+at|\s+in)?|work(?:ing)?\s+(?:at|for)|belong\s+to)\W*$"
+    r"|^\W*(?:and\s+)?where\s+(?:is|was|does|did)\s+(?P<who2>.+?)\s+(?:based|work|from)\W*$"
+    r"|^\W*(?:and\s+)?what\s+is\s+(?P<who3>.+?)['’]s?\s+affiliation\W*$",
+    re.IGNORECASE,
+)
 # "What keywords is X tagged with?", "list the keywords on X", "What is X tagged with?": one entry's keywords
 # (not "Which entries have the keyword Y?", a listing).
 _KEYWORDS_OF = re.compile(
@@ -170,6 +179,12 @@ def match(
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
         return None
+    if m := _AFFILIATION_OF.search(question):
+        who = _person_named(m["who"] or m["who2"] or m["who3"], entries)
+        if who is None:
+            return None
+        named = [e for e in entries if any(p.lower() == who.lower() for p in e.contributors)]
+        return MetaQuery("affiliation", who, named, needles=["contributed by", who.lower()])
     if _KEYWORDS_OF.search(question) and not _LISTING_ENTRIES.search(question):
         named = best_mentions(question, entries)
         if not named and focus and _REFERS_BACK.search(question):
@@ -271,6 +286,17 @@ def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
     return next((o for o in orgs if o.lower() == org), None) if org else None
 
 
+def _person_named(text: str, entries: list[Entry]) -> str | None:
+    """The contributor `text` names: by full name, or by a surname only one contributor has ("Martin")."""
+    people = {p for e in entries for p in e.contributors if " " in p.strip()}
+    full = _longest_mentioned(text.lower(), {p.lower() for p in people})
+    if full:
+        return next(p for p in people if p.lower() == full)
+    words = set(re.findall(r"[\w'’-]+", text))  # a surname alone must be capitalised ("Ward", not "ward")
+    by_surname = {p for p in people if p.split()[-1] in words}
+    return by_surname.pop() if len(by_surname) == 1 else None
+
+
 def _org_core(org: str) -> str:
     """'INLOGOV (Institute of Local Government Studies)' → 'INLOGOV'."""
     return re.sub(r"\s*\(.*\)\s*$", "", org).strip()
@@ -299,6 +325,8 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
         return _dates_of(meta, question, chunks, scores)
     if meta.field == "keywords of":
         return _keywords_of(meta, question, chunks, scores)
+    if meta.field == "affiliation":
+        return _affiliation_of(meta, question, chunks, scores)
     lines = [_lead(meta, n)]
     citations: list[Citation] = []
     for entry in meta.entries[:MAX_LISTED]:
@@ -403,6 +431,28 @@ def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], score
             sentence = f"{sentence} [{len(citations)}]"
         sentences.append(sentence)
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
+
+
+def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
+    """A contributor's affiliation, quoted from the "Contributed by:" line of the first entry that gives one."""
+    who = meta.value
+    after_name = re.compile(
+        rf"{re.escape(who)}\s*[–—-]\s*(?P<aff>[^;\n]+?)(?=\s*(?:;|,\s*[A-Z][a-z]+\s+[A-Z]|\.?\s*$))", re.M
+    )
+    for entry in meta.entries:
+        chunk = _evidence_chunk(entry, meta, chunks)
+        found = after_name.search(chunk.text) if chunk is not None else None
+        if chunk is None or found is None:
+            continue
+        citation = Citation(
+            1, chunk.source, entry.title, chunk.text, scores.get(chunk.id, 0.0), entry_id=entry.entry_id,
+            highlights=[_matching_line(chunk.text, meta, entry)],
+        )  # fmt: skip
+        text = f"{who}: {found['aff'].strip()}, as the contributors of “{entry.title}” list them. [1]"
+        return Answer(question, text, [citation], answerer="catalog", confidence=1.0)
+    listed = f" among the contributors of “{meta.entries[0].title}”" if meta.entries else ""
+    text = f"The knowledge base names {who}{listed} but gives no affiliation for them."
+    return Answer(question, text, [], status="abstained", answerer="catalog")
 
 
 def _ran(entry: Entry, verb: str) -> str:
