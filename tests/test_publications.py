@@ -46,6 +46,9 @@ def test_field_questions_name_one_record(question, fields, titles):
           "Creating the conditions for social action", "Enabling social action methodology"}),
         ("Which chapter did Tony Bovaird co-write with Steve Martin?",
          {"Citizen and User Participation in the UK: Experiences and Trends"}),
+        ("Which related publications of the NEF guidance entry have Julia Slay as an author?",  # "related" is no verb
+         {"Commissioning for Outcomes and Co-production: a new model for commissioning public services",
+          "Transforming Youth Services: unlocking the value of youth services through co-production"}),
         ("Which two workshops did the Enabling Social Action Programme publish findings from?",
          {"Findings from Workshop 1: Building the space for social action",
           "Findings from Workshop 2: Changing roles and relationships"}),
