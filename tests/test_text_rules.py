@@ -228,3 +228,16 @@ def test_questions_name_entries_by_title(question, titles):
 def test_head_is_the_name_before_the_colon():
     assert head("Imagine: bringing together universities and communities") == "Imagine"
     assert head("Co-production for Sustainability") == "Co-production for Sustainability"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("It re-examined the Community Development projects of the 1970s.", True),
+        ("Co-production first became topical in the late 1970s.", True),
+        ("Imagine was a five-year project which finished in December 2017.", False),  # a date, not a decade
+        ("The strand ran from 2013 to 2017.", False),
+    ],
+)
+def test_which_decade_is_answered_by_a_decade(sentence, expected):
+    assert has_new_fact(sentence, "From which decade were the projects it went back to?", "date") is expected

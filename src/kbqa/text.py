@@ -189,12 +189,15 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
             # (but for "how many singers", "58 singers" is the answer)
         if kind == "number" and re.fullmatch(r"(?:19|20)\d\d", found):
             continue  # a year is not an answer to "how many"
+        if kind == "date" and focus in ("decade", "decades") and not _DECADE.fullmatch(found):
+            continue  # "from which decade": "the 1970s", not "December 2017"
         if kind == "number" and focus and "how many" in q and not _counts(body[m.end() :], focus, counted):
             continue  # "how many stakeholders came to the three workshops": "three" counts workshops
         return True
     return False
 
 
+_DECADE = re.compile(r"(?:19|20)\d0s", re.I)
 _COUNT_REACH = 4  # words after a number that may name what it counts ("29 town and parish councils")
 _NOUN_PHRASE_ENDS = {"with", "in", "for", "to", "by", "from", "at", "on", "of", "who", "that", "which", "where"}
 _PEOPLE = {"people", "persons", "participants", "members", "residents", "citizens", "volunteers", "users", "staff"}
