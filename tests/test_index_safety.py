@@ -185,16 +185,22 @@ NOTES = {
 }
 
 
+def _notes_corpus(tmp_path: Path) -> Path:
+    """A corpus folder holding forum.txt and kitchen.txt of NOTES."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("forum.txt", "kitchen.txt"):
+        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    return corpus
+
+
 @pytest.mark.slow
 def test_a_long_lived_reader_sees_what_another_process_ingested(settings_factory, tmp_path, model_cache):
     """Found by the index state machine: a KnowledgeBase that had searched (as `kbqa ui` or `kbqa chat` does)
     kept the embedded Chroma's vectors as they were when it opened them. After a `kbqa ingest` in another
     process, dense search missed the new file, and a hybrid search that found it by keyword crashed fetching
     its vectors ("Error finding id")."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("forum.txt", "kitchen.txt"):
-        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    corpus = _notes_corpus(tmp_path)
     settings = settings_factory(corpus_dir=corpus)
     reader = KnowledgeBase(settings)
     reader.ingest()
@@ -218,10 +224,7 @@ def test_a_search_overlapping_an_ingests_commit_still_finds_the_replaced_file(se
     """Found by the concurrency property of tests/test_index_properties.py: a reader that had checked the
     manifest just before an ingest committed a file's new version and deleted its old chunks searched with
     the old manifest, and the file was missing from its results (neither version was live to it)."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("forum.txt", "kitchen.txt"):
-        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    corpus = _notes_corpus(tmp_path)
     settings = settings_factory(corpus_dir=corpus)
     ingest(settings)
     reader = KnowledgeBase(settings)
@@ -252,10 +255,7 @@ def test_threads_listing_the_index_during_ingests_in_another_process_always_see_
     reloaded the manifest and, before it dropped the embedded Chroma client opened on the older state,
     another thread searched with the new manifest and that old client. Every chunk it returned was dead
     to the new manifest, so a full listing came back empty."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("forum.txt", "kitchen.txt"):
-        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    corpus = _notes_corpus(tmp_path)
     settings = settings_factory(corpus_dir=corpus)
     reader = KnowledgeBase(settings)
     reader.ingest()
@@ -288,10 +288,7 @@ def test_threads_listing_the_index_during_ingests_in_another_process_always_see_
 def test_an_ingest_that_replaces_every_file_never_commits_an_empty_index(settings_factory, tmp_path, monkeypatch):
     """Found by the concurrency property: an ingest committed each deleted file's removal on its own, so
     when every file had been replaced, an ask made in between failed with "the index is empty"."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("forum.txt", "kitchen.txt"):
-        (corpus / name).write_text(NOTES[name], encoding="utf-8")
+    corpus = _notes_corpus(tmp_path)
     settings = settings_factory(corpus_dir=corpus)
     ingest(settings)
     for name in ("forum.txt", "kitchen.txt"):

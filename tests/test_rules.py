@@ -55,6 +55,10 @@ def test_answer_type(question, kind):
         ("What is the oldest, and who ran it?", None),  # a superlative names no noun
         ("Who led it?", None),
         ("How many local authorities took part?", "authorities"),
+        ("What is Diana Reynolds' job title in the Welsh Government?", "title"),  # the noun after a possessive
+        ("What was the project's budget?", "budget"),
+        ("What's Kate Pahl's role?", "role"),
+        ("What is the main policy recommendation of the 'Activating the Big Society' study?", "recommendation"),
     ],
 )
 def test_focus_word(question, focus):

@@ -261,8 +261,17 @@ _NOT_FOCUS = {
 }
 
 
+# "What is Diana Reynolds' job title …?", "What was the project's budget?": the noun after the possessive
+# (not after a closing quote: "the 'Big Society' study").
+_POSSESSED = re.compile(
+    r"^\W*(?:and\s+)?what(?:['’]s|\s+(?:is|was|are|were))\s+[^?]*?(?:\w['’]s|s['’])\s+(?P<rest>[a-z][\w -]*)", re.I
+)
+
+
 def focus_word(question: str) -> str | None:
     """The head noun of what a which/what/how-many question asks for ("which council priorities" → "priorities")."""
+    if owned := _POSSESSED.search(question):
+        return _possessed_noun(owned["rest"])
     m = _FOCUS_START.search(question)
     if not m:
         return None
@@ -286,6 +295,16 @@ def focus_word(question: str) -> str | None:
     if not words or words[-1] in _NOT_FOCUS or (words[-1].endswith("est") and len(words[-1]) > 5):
         return None  # no noun, or a superlative ("what is the oldest, ...")
     return words[-1]
+
+
+def _possessed_noun(rest: str) -> str | None:
+    """The head of the noun phrase after a possessive ("job title in the Welsh Government" → "title")."""
+    words: list[str] = []
+    for word in rest.split():
+        if _FOCUS_STOP.match(word) or len(words) == 3:
+            break
+        words.append(word.lower())
+    return words[-1] if words and words[-1] not in _NOT_FOCUS else None
 
 
 _OVERVIEW = re.compile(

@@ -39,9 +39,10 @@ ENTRY_CHUNKS_LIMIT = 24
 # (replaced versions not yet deleted) fill the results.
 QUERY_SPARE = 8
 QUERY_GROWTH = 4
-# Reads of an embedded index that saw fewer chunks than the manifest committed, before giving up
-# (each through a new client; a view that lags a concurrent write catches up within milliseconds).
-STALE_VIEW_ATTEMPTS = 4
+# Pauses (seconds) before reading again, through a new client, an embedded index that showed fewer chunks
+# than the manifest committed: another process's writes can take a moment to reach what a new client
+# reads (measured: up to a few hundred milliseconds while it ingests). After the last, the view is used.
+STALE_VIEW_WAITS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 class Store:
@@ -208,13 +209,14 @@ class Store:
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
         """Live chunks by id (dead or missing ids are left out); asked for in batches Chroma accepts."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        manifest = self.manifest  # one committed state for the whole call
         out: dict[str, tuple[Chunk, np.ndarray | None]] = {}
         for start in range(0, len(ids), _CHROMA_BATCH):
             got = self._op("get", ids=list(ids[start : start + _CHROMA_BATCH]), include=include)
             vectors = got.get("embeddings") if with_vectors else None
             for i, (cid, text, meta) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
                 chunk = to_chunk(cid, text, meta)
-                if self.is_live(chunk):
+                if _live(manifest, chunk):
                     out[cid] = (chunk, np.asarray(vectors[i]) if vectors is not None else None)
         return out
 
@@ -222,11 +224,12 @@ class Store:
         """The live chunks of some entries, in document order."""
         if not entry_ids:
             return []
+        manifest = self.manifest
         got = self._op(
             "get", where={"entry_id": {"$in": list(entry_ids)}}, include=["documents", "metadatas"], limit=limit
         )
         chunks = [to_chunk(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
-        return sorted((c for c in chunks if self.is_live(c)), key=lambda c: c.metadata.get("chunk_index", 0))
+        return sorted((c for c in chunks if _live(manifest, c)), key=lambda c: c.metadata.get("chunk_index", 0))
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest live chunks with their cosine similarity; over-fetches to make up for dead ones.
@@ -237,13 +240,13 @@ class Store:
         listing missing a committed file) and read again through a new client.
         """
         hits: list[tuple[Chunk, float]] = []
-        for attempt in range(STALE_VIEW_ATTEMPTS):
+        for wait in (*STALE_VIEW_WAITS, None):
             client = self._client
             hits, whole = self._query_once(vector, n, where)
-            if whole or self.settings.chroma_url:
+            if whole or self.settings.chroma_url or wait is None:
                 break
             self._reopen(client)
-            time.sleep(0.02 * attempt)
+            time.sleep(wait)
         return hits
 
     def _query_once(
@@ -254,7 +257,8 @@ class Store:
         if not manifest.files:
             return [], True
         total = self.count()
-        whole = total >= sum(info["chunks"] for info in manifest.files.values())
+        live_total = sum(info["chunks"] for info in manifest.files.values())
+        whole = total >= live_total
         if total == 0:
             return [], whole
         fetch = min(total, n + QUERY_SPARE)
@@ -267,9 +271,12 @@ class Store:
                 include=["documents", "metadatas", "distances"],
             )
             rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]))
-            hits = [(c, 1.0 - d) for c, d in ((to_chunk(i, t, m), d) for i, t, m, d in rows) if self.is_live(c)]
+            # liveness by the manifest read above: another thread may reload it while this loop runs
+            hits = [(c, 1.0 - d) for c, d in ((to_chunk(i, t, m), d) for i, t, m, d in rows) if _live(manifest, c)]
             if where is None and len(rows) < fetch:
                 whole = False  # the vector index holds fewer chunks than the metadata counted
+            if where is None and fetch >= total and len(hits) < live_total:
+                whole = False  # every stored chunk was read, and some committed ones are not among them
             if len(hits) >= n or len(rows) < fetch or fetch >= total:
                 return hits[:n], whole
             fetch = min(total, fetch * QUERY_GROWTH)
@@ -319,8 +326,7 @@ class Store:
 
     # ------------------------------------------------------------ liveness
     def is_live(self, chunk: Chunk) -> bool:
-        info = self.manifest.files.get(chunk.source)
-        return info is not None and info.get("version") == chunk.metadata.get("version")
+        return _live(self.manifest, chunk)
 
     @contextmanager
     def writer_lock(self, wait: Callable[[], None] | None = None) -> Iterator[None]:
@@ -490,6 +496,12 @@ def _fresh_persistent_client(path: Path, settings: Any) -> Any:
     with _EMBEDDED_OPEN_LOCK:
         SharedSystemClient._identifier_to_system.pop(str(path), None)
         return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def _live(manifest: Manifest, chunk: Chunk) -> bool:
+    """Whether `manifest` commits the chunk's version of its file."""
+    info = manifest.files.get(chunk.source)
+    return info is not None and info.get("version") == chunk.metadata.get("version")
 
 
 def _is_uuid(name: str) -> bool:
