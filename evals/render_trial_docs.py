@@ -82,9 +82,13 @@ def _fitting_size(pdf, text: str) -> int:
 
 
 def _hyphenable(word: str, hyphenator) -> str:
-    """`word` with soft hyphens at its hyphenation points, if it is long enough to be split."""
+    """`word` with soft hyphens at its hyphenation points, if it is long enough to be split. The parts of a
+    hyphenated word are hyphenated one by one: pyphen puts a soft hyphen right after a hard one
+    ("co-\xadproduction"), which printed "co--" at a line break (found by the index state machine's long run)."""
     letters = sum(ch.isalpha() for ch in word)
-    return hyphenator.inserted(word, hyphen=SOFT_HYPHEN) if letters >= HYPHENATE_FROM else word
+    if letters < HYPHENATE_FROM:
+        return word
+    return "-".join(hyphenator.inserted(part, hyphen=SOFT_HYPHEN) if part else part for part in word.split("-"))
 
 
 def render_docx(src: Path, dest: Path) -> Path:
