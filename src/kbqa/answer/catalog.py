@@ -173,9 +173,7 @@ def match(
     if not entries:
         return None
     if _CONTRIBUTORS_OF.search(question) and not _LISTING.search(question):
-        named = best_mentions(question, entries)
-        if not named and focus and _REFERS_BACK.search(question):
-            named = [e for e in entries if e.entry_id in focus][:1]
+        named = _named_or_in_focus(question, entries, focus)
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
         return None
@@ -186,17 +184,13 @@ def match(
         named = [e for e in entries if any(p.lower() == who.lower() for p in e.contributors)]
         return MetaQuery("affiliation", who, named, needles=["contributed by", who.lower()])
     if _KEYWORDS_OF.search(question) and not _LISTING_ENTRIES.search(question):
-        named = best_mentions(question, entries)
-        if not named and focus and _REFERS_BACK.search(question):
-            named = [e for e in entries if e.entry_id in focus][:1]
+        named = _named_or_in_focus(question, entries, focus)
         if named:
             return MetaQuery("keywords of", "", named, needles=["keywords"])
         return None
     when = _WHEN_RAN.search(question)
     if when:
-        named = best_mentions(when["subject"], entries)
-        if not named and focus and _REFERS_BACK.search(when["subject"]):
-            named = [e for e in entries if e.entry_id in focus][:1]
+        named = _named_or_in_focus(when["subject"], entries, focus)
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
         dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
@@ -286,6 +280,14 @@ def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
     return next((o for o in orgs if o.lower() == org), None) if org else None
 
 
+def _named_or_in_focus(text: str, entries: list[Entry], focus: tuple[str, ...]) -> list[Entry]:
+    """The entries `text` names; else, if it refers back ("it", "the project"), the entry a follow-up is about."""
+    named = best_mentions(text, entries)
+    if not named and focus and _REFERS_BACK.search(text):
+        named = [e for e in entries if e.entry_id in focus][:1]
+    return named
+
+
 def _person_named(text: str, entries: list[Entry]) -> str | None:
     """The contributor `text` names: by full name, or by a surname only one contributor has ("Martin")."""
     people = {p for e in entries for p in e.contributors if " " in p.strip()}
@@ -337,15 +339,7 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
         if chunk is None:
             lines.append(item)
             continue
-        citation = Citation(
-            len(citations) + 1,
-            chunk.source,
-            entry.title,
-            chunk.text,
-            scores.get(chunk.id, 0.0),
-            entry_id=entry.entry_id,
-            highlights=[_matching_line(chunk.text, meta, entry)],
-        )
+        citation = _cite(len(citations) + 1, entry, chunk, meta, scores)
         citations.append(citation)
         lines.append(f"{item} [{citation.n}]")
     if n > MAX_LISTED:
@@ -373,11 +367,7 @@ def _contributors_of(
     text = f"“{entry.title}” was contributed by {_people(entry)}."
     if chunk is None:
         return Answer(question, text, [], answerer="catalog", confidence=1.0)
-    citation = Citation(
-        1, chunk.source, entry.title, chunk.text, scores.get(chunk.id, 0.0), entry_id=entry.entry_id,
-        highlights=[_matching_line(chunk.text, meta, entry)],
-    )  # fmt: skip
-    return Answer(question, f"{text} [1]", [citation], answerer="catalog", confidence=1.0)
+    return Answer(question, f"{text} [1]", [_cite(1, entry, chunk, meta, scores)], answerer="catalog", confidence=1.0)
 
 
 def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
@@ -388,20 +378,9 @@ def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: 
         sentence = f"“{entry.title}” {_ran(entry, meta.value)}."
         chunk = _evidence_chunk(entry, meta, chunks)
         if chunk is not None:
-            line = _matching_line(chunk.text, meta, entry)
-            n = len(citations) + 1
-            citations.append(
-                Citation(
-                    n,
-                    chunk.source,
-                    entry.title,
-                    chunk.text,
-                    scores.get(chunk.id, 0.0),
-                    entry_id=entry.entry_id,
-                    highlights=[line],
-                )  # fmt: skip
-            )
-            sentence = f"{sentence[:-1]}: {chunk.text[line[0] : line[1]].strip()} [{n}]"  # the exact dates, quoted
+            citations.append(_cite(len(citations) + 1, entry, chunk, meta, scores))
+            start, end = citations[-1].highlights[0]
+            sentence = f"{sentence[:-1]}: {chunk.text[start:end].strip()} [{len(citations)}]"  # the exact dates, quoted
         sentences.append(sentence)
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
 
@@ -417,17 +396,7 @@ def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], score
         sentence = f"“{entry.title}” is tagged with: {', '.join(entry.keywords)}."
         chunk = _evidence_chunk(entry, meta, chunks)
         if chunk is not None and "keywords" in chunk.text.lower():
-            citations.append(
-                Citation(
-                    len(citations) + 1,
-                    chunk.source,
-                    entry.title,
-                    chunk.text,
-                    scores.get(chunk.id, 0.0),
-                    entry_id=entry.entry_id,
-                    highlights=[_matching_line(chunk.text, meta, entry)],
-                )  # fmt: skip
-            )
+            citations.append(_cite(len(citations) + 1, entry, chunk, meta, scores))
             sentence = f"{sentence} [{len(citations)}]"
         sentences.append(sentence)
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
@@ -444,10 +413,7 @@ def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], sc
         found = after_name.search(chunk.text) if chunk is not None else None
         if chunk is None or found is None:
             continue
-        citation = Citation(
-            1, chunk.source, entry.title, chunk.text, scores.get(chunk.id, 0.0), entry_id=entry.entry_id,
-            highlights=[_matching_line(chunk.text, meta, entry)],
-        )  # fmt: skip
+        citation = _cite(1, entry, chunk, meta, scores)
         text = f"{who}: {found['aff'].strip()}, as the contributors of “{entry.title}” list them. [1]"
         return Answer(question, text, [citation], answerer="catalog", confidence=1.0)
     listed = f" among the contributors of “{meta.entries[0].title}”" if meta.entries else ""
@@ -484,6 +450,14 @@ def _matching_line(text: str, meta: MetaQuery, entry: Entry) -> tuple[int, int]:
             if needle and needle in line.group().lower():
                 return line.start(), line.end()
     return (lines[0].start(), lines[0].end()) if lines else (0, 0)
+
+
+def _cite(n: int, entry: Entry, chunk: Chunk, meta: MetaQuery, scores: dict[str, float]) -> Citation:
+    """Citation `n`: the entry's passage, its line that shows the match highlighted."""
+    return Citation(
+        n, chunk.source, entry.title, chunk.text, scores.get(chunk.id, 0.0), entry_id=entry.entry_id,
+        highlights=[_matching_line(chunk.text, meta, entry)],
+    )  # fmt: skip
 
 
 def evidence_chunk_ids(meta: MetaQuery) -> list[str]:
