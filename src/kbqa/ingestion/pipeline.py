@@ -144,7 +144,8 @@ def ingest(
                 _index_group(store, model, group, settings, report, progress)
 
         if gone:
-            manifest.save()  # commits the removals (again, harmlessly, if a group's commit already did)
+            if not report.files_indexed:  # else the first group's commit carried the removals
+                manifest.save()
             _delete_chunks_of(store, gone, report)
         if dirty:  # the last run died between writing and cleaning up: drop what it left behind
             report.chunks_removed += store.delete_dead()
