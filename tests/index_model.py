@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib.util
 import os
 import random
 import re
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tests.support import CORPUS, EVALS
+from tests.support import CORPUS, trial_renderer
 
 FORMATS = ("txt", "md", "html", "docx", "pdf")
 PAGE_FORMATS = ("txt", "md", "html")  # knowledge-base pages are web pages saved as text, Markdown or HTML
@@ -216,15 +215,6 @@ ENTRY_NOUNS = ["community project", "research programme", "neighbourhood study",
 # ---------------------------------------------------------------- rendering
 
 
-@cache
-def _trial_renderer():
-    spec = importlib.util.spec_from_file_location("render_trial_docs", EVALS / "render_trial_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def render(doc: Doc, path: Path) -> bytes:
     """Write `doc` to `path` in the format its suffix names; return the bytes written."""
     suffix = path.suffix.lstrip(".")
@@ -249,12 +239,12 @@ def render(doc: Doc, path: Path) -> bytes:
             spec["blocks"].append({"type": "heading" if kind in ("title", "heading") else "paragraph", "text": text})
         src = path.with_name(path.name + ".json.tmp")
         src.write_text(json.dumps(spec), encoding="utf-8")
-        _trial_renderer().render_docx(src, path)
+        trial_renderer().render_docx(src, path)
         src.unlink()
     elif suffix == "pdf":
         src = path.with_name(path.name + ".txt.tmp")
         src.write_text("\n".join(text for _, text in blocks), encoding="utf-8")
-        _trial_renderer().render_pdf(src, path)
+        trial_renderer().render_pdf(src, path)
         src.unlink()
     else:
         raise ValueError(f"no renderer for {path.name}")

@@ -6,6 +6,7 @@ inspect an index written by another process without opening Chroma in the test p
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,16 @@ def make_settings(data_dir: Path, corpus_dir: Path, model_cache: Path, **overrid
     values: dict[str, Any] = {"chroma_url": None, "llm": None}
     values.update(overrides)
     return Settings(data_dir=Path(data_dir), corpus_dir=Path(corpus_dir), model_cache_dir=Path(model_cache), **values)
+
+
+@cache
+def trial_renderer() -> Any:
+    """evals/render_trial_docs.py as a module (it is a script, not a package): renders PDF, DOCX, … files."""
+    spec = importlib.util.spec_from_file_location("render_trial_docs", EVALS / "render_trial_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def cli_env(model_cache: Path, data_dir: Path, corpus_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -6,7 +6,6 @@ document it comes from. This is what proves the loaders (tables, unwrapping, hyp
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import re
 
@@ -14,7 +13,7 @@ import pytest
 
 from kbqa.index.store import Store
 from kbqa.ingestion.pipeline import ingest
-from tests.support import EVALS
+from tests.support import EVALS, trial_renderer
 
 TRIAL_DOCS = EVALS / "trial_docs"
 RENDERED = {  # rendered name → its file in trial_docs/
@@ -24,14 +23,6 @@ RENDERED = {  # rendered name → its file in trial_docs/
     "harbour_report.pdf": "harbour_report.pdf.txt",
     "allotments.docx": "allotments.docx.json",
 }
-
-
-def _renderer():
-    spec = importlib.util.spec_from_file_location("render_trial_docs", EVALS / "render_trial_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def norm(text: str) -> str:
@@ -74,7 +65,7 @@ def rendered_index(tmp_path_factory, model_cache):
     from tests.support import make_settings
 
     root = tmp_path_factory.mktemp("trial")
-    written = _renderer().render(TRIAL_DOCS, root / "docs")
+    written = trial_renderer().render(TRIAL_DOCS, root / "docs")
     assert sorted(p.name for p in written) == sorted(RENDERED)
     settings = make_settings(root / "data", root / "docs", model_cache)
     return root / "docs", settings, ingest(settings)
@@ -99,10 +90,9 @@ def test_every_trial_document_is_indexed_without_warnings(rendered_index, chunks
 def test_rendered_pdf_has_hyphenated_line_breaks_and_docx_a_table(rendered_index):
     """The renderer really exercises the loaders: words broken at line ends, facts only in a table."""
     import docx
-    import pypdf
 
     folder, _, _ = rendered_index
-    raw = "".join(page.extract_text() for page in pypdf.PdfReader(str(folder / "harbour_report.pdf")).pages)
+    raw = _raw_pdf_text(folder / "harbour_report.pdf")
     assert len(re.findall(r"[a-z]-\n[a-z]", raw)) >= 2, raw
     tables = docx.Document(str(folder / "allotments.docx")).tables
     assert [c.text for c in tables[0].rows[2].cells] == ["Eastfield", "40", "2019"]
@@ -147,7 +137,7 @@ def test_the_pdf_renderer_never_prints_a_doubled_hyphen_where_a_hyphenated_word_
     for n in range(0, 60, 3):  # lead-ins of many lengths move the line breaks across the sentence
         src = tmp_path / f"p{n}.txt"
         src.write_text("A title line\n" + " ".join(words[i % len(words)] for i in range(n)) + ". " + sentence)
-        _renderer().render_pdf(src, tmp_path / f"p{n}.pdf")
+        trial_renderer().render_pdf(src, tmp_path / f"p{n}.pdf")
         text = read_text(tmp_path / f"p{n}.pdf")
         assert "co--" not in text and norm(sentence) in norm(text), text
         broken += bool(re.search(r"co-\w*-?\n", _raw_pdf_text(tmp_path / f"p{n}.pdf")))  # a break inside it
