@@ -7,6 +7,7 @@ The slow tests use real processes and a real `chroma run`.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from kbqa.errors import StoreError
 from kbqa.index.manifest import Manifest
 from kbqa.index.store import Store
 from kbqa.ingestion.pipeline import Progress, ingest
+from tests.index_model import Fact, build_doc, check_dense_miss_is_a_tie, filler_sentences, render
 from tests.support import (
     CORPUS,
     PHASE2,
@@ -604,3 +606,44 @@ def test_a_reader_follows_a_compaction_made_by_another_process(settings_factory,
     Store(settings).compact()
     hits = reader.retriever.search("INLOGOV Birmingham", 2)  # its manifest names the dropped collection
     assert hits and hits[0].chunk.source == SRC_004
+
+
+def test_a_dense_miss_among_template_twins_is_told_apart_from_a_damaged_vector(settings_factory, tmp_path):
+    """Found by the long profile of the index state machine (seed 2): dense-only search for "The Cralunjor
+    citizens panel met 405 times ..." ranked other files' sentences of the same template above its file.
+    The index was sound; the oracle was too strict. It now accepts a dense miss only when the stored vectors
+    of the fact's chunk and of every hit above it are the embeddings of their texts; a damaged one fails."""
+    rng = random.Random(4)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    facts_of: dict[str, list[Fact]] = {}
+    serial = 4100
+    for i in range(8):
+        facts = [Fact(serial + j, rng.choice([2, 2, 1, 4]), rng.randint(2, 999)) for j in range(rng.randint(1, 4))]
+        serial += len(facts)
+        filler = rng.sample(range(len(filler_sentences())), rng.randint(2, 8))
+        doc = build_doc(facts, filler, rng.random() < 0.4, rng.randint(1, 3), serial, [2001, 2004])
+        serial += 1
+        name = f"briefing-{i}.{rng.choice(['txt', 'md', 'html'])}"
+        render(doc, corpus / name)
+        facts_of[name] = facts
+    kb = KnowledgeBase(settings_factory(corpus_dir=corpus))
+    kb.ingest()
+
+    misses = []
+    for name, facts in facts_of.items():
+        for fact in facts:
+            top = kb.retrieve(fact.sentence, k=5, mode="dense")
+            assert any(h.chunk.source == name for h in kb.retrieve(fact.sentence, k=5)), "hybrid search must find it"
+            if not any(h.chunk.source == name and fact.name in h.chunk.text for h in top):
+                check_dense_miss_is_a_tie(kb, fact.sentence, fact.name, name, top)
+                misses.append((name, fact, top))
+    assert misses, "the corpus no longer produces a dense-only miss: the test checks nothing"
+
+    name, fact, top = misses[0]
+    deep = kb.retrieve(fact.sentence, k=50, mode="dense")
+    own = next(h for h in deep if h.chunk.source == name and fact.name in h.chunk.text)
+    other = kb.embedder.embed_one("The ferry timetable changes every spring.")
+    kb.store.collection.update(ids=[own.chunk.id], embeddings=[other.tolist()])
+    with pytest.raises(AssertionError, match="stored vector"):
+        check_dense_miss_is_a_tie(kb, fact.sentence, fact.name, name, kb.retrieve(fact.sentence, k=5, mode="dense"))
