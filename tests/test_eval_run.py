@@ -213,3 +213,21 @@ def test_a_run_can_be_resumed_with_fewer_items_per_set(tmp_path, eval_settings):
     assert again.started[:2] == (4, 2) and again.started[3] is True  # 2 of the 4 wanted were already done
     assert [f"{r.set}/{r.item.id}" for r in done.records] == ["dev/q001", "dev/q002", "heldout/h001", "heldout/h002"]
     assert done.summary["items"] == 4
+
+
+def test_a_run_is_named_by_its_folder_or_its_name_and_a_missing_one_is_a_one_line_error(run_cli, tmp_path):
+    runs = tmp_path / "evals" / "runs"
+    (runs / "20261127-000000-base").mkdir(parents=True)
+    (runs / "20261127-000000-base" / "items.jsonl").write_text("")
+    for args in (("report", "nosuch"), ("compare", "20261127-000000-base", "nosuch"), ("export", "nosuch")):
+        proc = run_cli("eval", *args, *(["--format", "ragas"] if args[0] == "export" else []))
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert (
+            proc.stderr.strip()
+            .splitlines()[-1]
+            .endswith(
+                "argument " + ("run_b" if args[0] == "compare" else "run") + ": no run 'nosuch': give a run folder "
+                "(holding items.jsonl) or a name in evals/runs/"
+            )
+        )

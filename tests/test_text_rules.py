@@ -4,12 +4,14 @@ question names."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from kbqa.answer.entities import best_mentions, head
-from kbqa.answer.extractive import _is_title_line, _LineGate, _pronoun_subjects
+from kbqa.answer.extractive import _is_title_line, _LineGate, _pronoun_subjects, _unmentioned_name
 from kbqa.schema import Chunk, Entry
-from kbqa.text import answer_type, field_line, focus_word, has_new_fact, line_kind
+from kbqa.text import answer_type, field_line, focus_word, has_new_fact, line_kind, tokenize
 
 
 @pytest.mark.parametrize(
@@ -241,3 +243,54 @@ def test_head_is_the_name_before_the_colon():
 )
 def test_which_decade_is_answered_by_a_decade(sentence, expected):
     assert has_new_fact(sentence, "From which decade were the projects it went back to?", "date") is expected
+
+
+class _Vocabulary:
+    """The two calls `_unmentioned_name` makes of a keyword index, over a few documents' words."""
+
+    def __init__(self, docs: dict[str, str]) -> None:
+        self.docs = {source: set(tokenize([text])[0]) for source, text in docs.items()}
+
+    def doc_freq(self, term: str) -> int:
+        return sum(term in words for words in self.docs.values())
+
+    def search(self, query: str, n: int, keep=None) -> list[tuple[str, float]]:
+        terms = set(tokenize([query])[0])
+        return [(s, 1.0) for s, w in self.docs.items() if terms & w and (keep is None or keep(_Meta(s)))][:n]
+
+
+@dataclass
+class _Meta:
+    source: str
+
+
+_KB_DOCS = {
+    "kirklees.txt": "Kirklees Council ran a social action pilot with NEF.",
+    "forum.txt": "The harbour forum has 14 members. Lead organisation: University of Birmingham.",
+    "survey.txt": "Surveys in five EU countries found individual co-production more common.",
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "source", "unmentioned"),
+    [
+        # the passage is about something else: decline, naming what was asked about
+        ("How many people live in Kirklees?", "The harbour forum has 14 members.", "forum.txt", "Kirklees"),
+        ("What does Kirklees's pilot do?", "The forum met six times.", "forum.txt", "Kirklees"),
+        # the passage, or its document, names it
+        ("How many people live in Kirklees?", "Kirklees Council ran a pilot.", "kirklees.txt", None),
+        ("Why did the Birmingham team expect more interest?", "The harbour forum has 14 members.", "forum.txt", None),
+        # a comparison needs one of its names in the passage; an acronym there counts
+        ("Do the Kirklees pilot and the EU survey agree?", "Surveys in five EU countries.", "survey.txt", None),
+        # an acronym alone proves nothing (passages spell them out); nor do clause-starting words or
+        # names the knowledge base never mentions (the out-of-scope signals judge those)
+        ("Which start-up did NEF work with?", "The harbour forum has 14 members.", "forum.txt", None),
+        ("What is the boiling point of Ethanol?", "The harbour forum has 14 members.", "forum.txt", None),
+        ("How many members does the forum have? Over what period?", "The forum has 14 members.", "forum.txt", None),
+    ],
+)
+def test_a_question_about_a_name_is_not_answered_from_a_passage_that_never_mentions_it(
+    question, passage, source, unmentioned
+):
+    chunk = Chunk("c1", passage, source, "", {})
+    assert _unmentioned_name(question, [chunk], _Vocabulary(_KB_DOCS)) == unmentioned  # type: ignore[arg-type]

@@ -59,15 +59,16 @@ WEIGHTS = {
 # The abstention model: a logistic regression over the signals of `Extractive.judge`, fit with
 # evals/fit_abstain.py on evals/sets/dev.jsonl (answerable and out-of-scope questions).
 ABSTAIN_WEIGHTS = {
-    "beyond": 1.26,
-    "score": 0.94,
-    "support": 0.98,
-    "lex": 0.52,
-    "dense": 1.72,
-    "unknown": -0.80,
-    "offtopic": -0.81,
+    "beyond": 0.37,
+    "score": 0.91,
+    "support": 0.47,
+    "lex": 0.41,
+    "dense": 1.6,
+    "unknown": -1.34,
+    "offtopic": 0.03,
+    "sim": 1.91,
 }
-ABSTAIN_BIAS = -2.07
+ABSTAIN_BIAS = -1.72
 _TOPIC_WORDS = re.compile(r"\b(keywords?|topics?|themes?|tagged|about)\b", re.I)
 
 # Words that ask for the same thing in other terms. Lexical matching counts a synonym as
@@ -102,7 +103,6 @@ SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
-FOCUS_THRESHOLD_SHARE = 0.75  # of the abstention threshold, for a follow-up answered from the entries in focus
 
 
 @dataclass
@@ -178,8 +178,99 @@ _KIND_NAMES = {
 }
 
 
-def _missing(question: str, best: Candidate, best_tokens: set[str]) -> str | None:
-    """What the question asks for that the best sentence does not contain, if anything."""
+# A capitalised word inside a question is a name ("How many people live in Kirklees?"), unless it is one of
+# these words that start a clause. An acronym counts when the passage has it too, but its absence proves
+# nothing: passages often spell it out (NEF, the New Economics Foundation).
+_NOT_NAMES = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "where",
+        "when",
+        "how",
+        "why",
+        "is",
+        "are",
+        "was",
+        "were",
+        "did",
+        "does",
+        "do",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "about",
+        "over",
+        "under",
+        "and",
+        "or",
+        "but",
+        "if",
+        "the",
+        "a",
+        "an",
+        "i",
+        "please",
+        "tell",
+        "list",
+        "name",
+        "give",
+    ]
+)
+_ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w-]*(?:['’]s)?\b")
+
+
+def _unmentioned_name(question: str, passages: list[Chunk], index: KeywordIndex | None) -> str | None:
+    """A name the question is about, which the knowledge base holds, when the best sentence's entry (the
+    retrieved `passages` of it, with its title) and its document mention none of the question's names: the
+    sentence is then about something else, however well it scores. One name is enough for a question
+    comparing two."""
+    if index is None:
+        return None
+    names: list[tuple[str, str]] = []  # (name as asked, its stem)
+    for m in _CAPITALISED.finditer(question.strip()):
+        word = re.sub(r"['’]s$", "", m.group())
+        stems = tokenize([word])[0]
+        if word.lower() not in _NOT_NAMES and stems and index.doc_freq(stems[0]) > 0:
+            names.append((word, stems[0]))
+    passage = set(tokenize([" ".join(c.embed_text for c in passages)])[0])
+    acronyms = set(tokenize([" ".join(_ACRONYM.findall(question))])[0])
+    if not names or any(stem in passage for _, stem in names) or acronyms & passage:
+        return None
+    source = passages[0].source  # a name in a part of the document not retrieved (its header, say) counts too
+    if index.search(" ".join(w for w, _ in names), 1, keep=lambda meta: meta.source == source):
+        return None
+    return names[0][0]
+
+
+def _same_entry(a: Chunk, b: Chunk) -> bool:
+    """Both passages come from one entry (or, for a document without entries, one file)."""
+    return a.source == b.source and a.metadata.get("entry_id") == b.metadata.get("entry_id")
+
+
+def _missing(
+    question: str, best: Candidate, best_tokens: set[str], entry: list[Chunk], index: KeywordIndex | None = None
+) -> str | None:
+    """What the question asks for that the best sentence does not contain, if anything. `entry`: the
+    retrieved passages of the best sentence's entry."""
+    name = _unmentioned_name(question, entry, index)
+    if name:
+        return f"anything on {name}"
     kind = answer_type(question)
     if kind and not best.typed:
         return _KIND_NAMES[kind]
@@ -305,9 +396,11 @@ class Extractive:
             "dense": max((h.dense or 0.0) for h in hits),
             "unknown": unknown / total,
             "offtopic": max(c.ctx for c in cands) - best.ctx,
+            "sim": best.sim,
         }
         z = ABSTAIN_BIAS + sum(ABSTAIN_WEIGHTS[k] * signals[k] for k in ABSTAIN_WEIGHTS)
-        return Judgement(signals, _missing(question, best, best_tokens), 1.0 / (1.0 + math.exp(-z)))
+        entry = [h.chunk for h in hits if _same_entry(h.chunk, best.hit.chunk)]
+        return Judgement(signals, _missing(question, best, best_tokens, entry, self.index), 1.0 / (1.0 + math.exp(-z)))
 
     def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
         """The best sentences for the question (each part of a two-part question), or an abstention."""
@@ -669,12 +762,9 @@ class ExtractiveAnswerer:
         answer = None
         focus = [h for h in hits if h.chunk.metadata.get("entry_id") in request.follow.entry_ids]
         if focus and len(focus) < len(hits):  # a follow-up is answered from the entries in focus first
-            # The conversation names the subject, so a short follow-up matches its passages less closely than a
-            # question naming it would: the bar is lowered, the asked kind of fact is still required.
-            within = Extractive(
-                ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold * FOCUS_THRESHOLD_SHARE
-            )
-            answer = within.answer(request.question, focus, context=request.follow.context)
+            # (With the sentence's own similarity among the abstention signals, a short follow-up is judged
+            # as confidently as a question naming its subject: the bar stays where it is; measured.)
+            answer = answerer.answer(request.question, focus, context=request.follow.context)
             if answer.abstained:
                 answer = None
         if answer is None:

@@ -47,13 +47,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     v.set_defaults(func=cmd_eval_validate)
 
     c = ev.add_parser("compare", help="metric deltas, significance and flipped items between two runs")
-    c.add_argument("run_a", type=Path)
-    c.add_argument("run_b", type=Path)
+    c.add_argument("run_a", type=run_folder)
+    c.add_argument("run_b", type=run_folder)
     c.add_argument("--html", type=Path, help="write the HTML comparison here (default: in RUN_B)")
     c.set_defaults(func=cmd_eval_compare)
 
     x = ev.add_parser("export", help="write a run's items for ragas or deepeval")
-    x.add_argument("run", type=Path)
+    x.add_argument("run", type=run_folder)
     x.add_argument("--format", required=True, choices=["ragas", "deepeval"])
     x.add_argument("--out", type=Path, help="file to write (default: in the run folder)")
     x.set_defaults(func=cmd_eval_export)
@@ -65,7 +65,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     a.set_defaults(func=cmd_eval_add)
 
     s = ev.add_parser("report", help="recompute a run's metrics, summary.json and report.html from items.jsonl")
-    s.add_argument("run", type=Path)
+    s.add_argument("run", type=run_folder)
     s.add_argument("--markdown", action="store_true", help="also print the per-set and per-category tables as Markdown")
     s.set_defaults(func=cmd_eval_report)
 
@@ -188,6 +188,17 @@ def cmd_eval_report(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+RUNS = Path("evals/runs")
+
+
+def run_folder(text: str) -> Path:
+    """A run given as its folder or by its name under evals/runs/ ("20261127-061927-extractive")."""
+    for folder in (Path(text), RUNS / text):
+        if (folder / "items.jsonl").is_file():
+            return folder
+    raise argparse.ArgumentTypeError(f"no run {text!r}: give a run folder (holding items.jsonl) or a name in {RUNS}/")
 
 
 def summary_table(summary: dict[str, Any]) -> str:
