@@ -97,6 +97,14 @@ def test_sentence_splitting(text, expected):
         ),  # describes, names none
         ("In 2014 the team met twice.", "How many times did the team meet?", False),  # a year is not a count
         ("Six national events were held.", "How many national events were held?", True),
+        # a place named after the question's own place does not answer "which town"
+        (
+            "What Works Scotland worked with police services in the North East of Scotland.",
+            "In which town in the North East of Scotland was the bonfire held?",
+            False,
+        ),
+        ("The jury met in Fraserburgh, in the North East of Scotland.", "In which town in Scotland did it meet?", True),
+        ("It appeared in the SIPR Annual Report.", "Where was the report on Local solutions published?", True),
     ],
 )
 def test_a_sentence_holds_the_kind_of_fact_asked_for(sentence, question, holds):

@@ -178,12 +178,15 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
         body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
     q = question.lower()
     focus = focus_word(question)
+    named = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z]\w+", question.strip())}  # the question's names
     for m in _TYPE_PATTERNS[kind].finditer(body):
         found = m.group().lower()
         if found in q:
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
             continue
+        if kind == "place" and set(found.split()) & named:
+            continue  # "What Works Scotland" for "which town in Scotland": the question's place, or named after it
         if kind != "number" and focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
             continue  # "five European countries" describes the thing asked for, it does not name it
             # (but for "how many singers", "58 singers" is the answer)
