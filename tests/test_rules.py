@@ -133,6 +133,11 @@ def test_overview_questions(question, overview):
         ("How many took part? Who was interviewed?", ["How many took part", "Who was interviewed?"]),
         ("What did the briefing recommend?", ["What did the briefing recommend?"]),
         ("Which councils and which charities took part?", ["Which councils", "which charities took part?"]),
+        (
+            "Who co-ordinated the strand, and from which decade were the projects it went back to?",
+            ["Who co-ordinated the strand", "from which decade were the projects it went back to?"],
+        ),
+        ("Who led it and in what year did it end?", ["Who led it", "in what year did it end?"]),
     ],
 )
 def test_multi_part_splitting(question, parts):

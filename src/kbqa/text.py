@@ -322,11 +322,16 @@ def is_overview(question: str) -> bool:
     return bool(_OVERVIEW.search(question)) and answer_type(question) is None
 
 
-_PART_BREAK = re.compile(r"(?:,?\s+and\s+|\?\s+|;\s*)(?=(?:who|whom|when|where|which|what|how|why)\b)", re.IGNORECASE)
+_PART_BREAK = re.compile(
+    r"(?:,?\s+and\s+|\?\s+|;\s*)(?=(?:(?:from|in|for|with|by|to|at|on|since|until)\s+)?"
+    r"(?:who|whom|when|where|which|what|how|why)\b)",
+    re.IGNORECASE,
+)
 
 
 def split_parts(question: str) -> list[str]:
-    """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3)."""
+    """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3);
+    a part may open with a preposition ('…, and from which decade were…')."""
     parts = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
     return parts[:3] if len(parts) > 1 else [question]
 
