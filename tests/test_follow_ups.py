@@ -111,3 +111,28 @@ def test_refusals_name_only_a_real_noun(corpus_kb):
     chat.ask("Who funded the Local solutions to local problems trial?")
     answer = chat.ask("What else?")
     assert "the else" not in answer.answer
+
+
+GUIDANCE = "000_525025c0dd7eef87.txt#1"  # the entry "Enabling Social Action: guidance"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the entry is named, and its title holds the noun asked about ("guidance"): its dates sentence
+        # answers, not a neighbouring "Enabling social action" entry's sentence that mentions guidance
+        "What was the Enabling Social Action guidance work that government did with the New Economics Foundation?",
+        "When was the Enabling Social Action guidance developed?",
+    ],
+)
+def test_a_question_naming_an_entry_is_answered_from_that_entry(corpus_kb, question):
+    answer = corpus_kb.ask(question)
+    assert not answer.abstained and "November 2015" in answer.answer, answer.answer
+    assert {c.entry_id for c in answer.citations} == {GUIDANCE}
+
+
+def test_a_follow_up_about_the_named_entry_keeps_it_in_focus(corpus_kb):
+    chat = corpus_kb.conversation()
+    chat.ask("What was the Enabling Social Action guidance work that government did with the New Economics Foundation?")
+    answer = chat.ask("When did that run?")
+    assert "November 2015" in answer.answer and "August 2016" in answer.answer, answer.answer

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from kbqa.answer import Context, Request
+from kbqa.answer.entities import best_mentions
 from kbqa.config import Settings
 from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
-from kbqa.schema import Answer, Chunk, Citation, Event, Final, Hit, TextDelta
+from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, Hit, TextDelta
 from kbqa.text import (
     TYPE_NOUNS,
     abbreviations,
@@ -276,6 +277,9 @@ def _missing(
         return _KIND_NAMES[kind]
     focus = _focus_stems(question)
     syn = _synonym_stems()
+    # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
+    # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
+    best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
     if focus and not (focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)):
         return f"the {focus_word(question)} asked about"
     return None
@@ -752,6 +756,11 @@ class ExtractiveAnswerer:
         yield TextDelta(answer.answer)
         yield Final(answer)
 
+    def _named(self, request: Request) -> list[Entry]:
+        """The entries the question names by title, if it names one or two."""
+        named = best_mentions(request.question, self.context.entries(request.filters))
+        return named if len(named) <= 2 else []
+
     def answer(self, request: Request) -> tuple[Answer, list[Hit]]:
         """The answer and the hits it was chosen from (the LLM answerer builds on both)."""
         started = time.perf_counter()
@@ -760,10 +769,12 @@ class ExtractiveAnswerer:
         ctx = self.context
         answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold)
         answer = None
-        focus = [h for h in hits if h.chunk.metadata.get("entry_id") in request.follow.entry_ids]
-        if focus and len(focus) < len(hits):  # a follow-up is answered from the entries in focus first
-            # (With the sentence's own similarity among the abstention signals, a short follow-up is judged
-            # as confidently as a question naming its subject: the bar stays where it is; measured.)
+        # A follow-up is answered from the entries in focus first, and a question that names an entry
+        # ("the Enabling Social Action guidance work") from that entry first: a sentence of a neighbouring
+        # entry that happens to score higher is about something else.
+        in_focus = set(request.follow.entry_ids) or {e.entry_id for e in self._named(request)}
+        focus = [h for h in hits if h.chunk.metadata.get("entry_id") in in_focus]
+        if focus and len(focus) < len(hits):
             answer = answerer.answer(request.question, focus, context=request.follow.context)
             if answer.abstained:
                 answer = None
