@@ -251,6 +251,9 @@ class _Vocabulary:
     def __init__(self, docs: dict[str, str]) -> None:
         self.docs = {source: set(tokenize([text])[0]) for source, text in docs.items()}
 
+    def __len__(self) -> int:
+        return len(self.docs)
+
     def doc_freq(self, term: str) -> int:
         return sum(term in words for words in self.docs.values())
 
@@ -294,3 +297,25 @@ def test_a_question_about_a_name_is_not_answered_from_a_passage_that_never_menti
 ):
     chunk = Chunk("c1", passage, source, "", {})
     assert _unmentioned_name(question, [chunk], _Vocabulary(_KB_DOCS)) == unmentioned  # type: ignore[arg-type]
+
+
+def test_the_best_sentence_comes_from_an_entry_that_mentions_the_names_asked_about(corpus_kb):
+    """A sentence of another entry that matches the question's words better loses to the best sentence of
+    the entry that mentions the names asked about."""
+    from kbqa.answer.extractive import Extractive
+    from kbqa.schema import Hit
+
+    library = "We interviewed users and staff about helping to deliver library services as a fashion of the day."
+    chapter = "Bovaird and Martin conclude that co-production may represent the next phase of participation."
+    hits = [
+        Hit(chunk=Chunk("a", library, "forum.txt", "Library devolution", {"entry_id": "forum.txt#0"}), score=0.5),
+        Hit(
+            chunk=Chunk("b", chapter, "survey.txt", "From engagement to co-production", {"entry_id": "s#1"}), score=0.4
+        ),
+    ]
+    vocabulary = _Vocabulary({"forum.txt": library, "survey.txt": chapter})
+    answerer = Extractive(corpus_kb.settings, corpus_kb.embedder, vocabulary)  # type: ignore[arg-type]
+    question = "Do Bovaird and Martin treat users helping to deliver services as a passing fashion?"
+    assert answerer.candidates(question, hits)[0].text == library  # the words alone prefer the library
+    assert answerer.ranked(question, hits)[0].text == chapter
+    assert answerer.ranked("Do users help to deliver services as a passing fashion?", hits)[0].text == library

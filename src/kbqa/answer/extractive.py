@@ -379,8 +379,26 @@ class Extractive:
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
     def ranked(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
-        """Candidates best first, with a close runner-up holding the asked kind of fact moved to the front."""
-        return _prefer_typed(question, self.candidates(question, hits, context))
+        """Candidates best first, with a close runner-up holding the asked kind of fact moved to the front,
+        and the best sentence of an entry that mentions the question's names before one of an entry that
+        does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined)."""
+        cands = _prefer_typed(question, self.candidates(question, hits, context))
+        if not cands:
+            return cands
+        verdicts: dict[tuple[str, object], str | None] = {}
+
+        def unmentioned(c: Candidate) -> str | None:
+            key = (c.hit.chunk.source, c.hit.chunk.metadata.get("entry_id"))
+            if key not in verdicts:
+                entry = [h.chunk for h in hits if _same_entry(h.chunk, c.hit.chunk)]
+                verdicts[key] = _unmentioned_name(question, entry, self.index)
+            return verdicts[key]
+
+        if unmentioned(cands[0]):
+            about = next((c for c in cands if not unmentioned(c)), None)
+            if about is not None:
+                cands = [about, *(c for c in cands if c is not about)]
+        return cands
 
     def judge(self, question: str, hits: list[Hit], cands: list[Candidate]) -> Judgement:
         """Decide how far the best sentence can be trusted to answer the question."""
