@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import pytest
 
 from kbqa.answer.entities import best_mentions, head
-from kbqa.answer.extractive import _is_title_line, _LineGate, _pronoun_subjects, _unmentioned_name
+from kbqa.answer.extractive import (
+    _is_title_line,
+    _LineGate,
+    _names_an_instance,
+    _pronoun_subjects,
+    _unmentioned_name,
+)
 from kbqa.schema import Chunk, Entry
 from kbqa.text import answer_type, field_line, focus_word, has_new_fact, line_kind, tokenize
 
@@ -319,3 +325,17 @@ def test_the_best_sentence_comes_from_an_entry_that_mentions_the_names_asked_abo
     assert answerer.candidates(question, hits)[0].text == library  # the words alone prefer the library
     assert answerer.ranked(question, hits)[0].text == chapter
     assert answerer.ranked("Do users help to deliver services as a passing fashion?", hits)[0].text == library
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "names"),
+    [
+        ("What CUPI scheme was used?", "It was developed using CUPI ‘Thinking Funding’.", True),
+        ("Which NEF tool do councils use?", "Councils use NEF Outcomes Star to plan.", True),
+        ("What CUPI scheme was used?", "It is funded by Community University Partnership Initiative (CUPI).", False),
+        ("Which council priorities will it address?", "The Council will address three priorities.", False),
+    ],
+)
+def test_a_name_after_the_questions_modifier_answers_what_kind(question, sentence, names):
+    """'What CUPI scheme…' is answered by the name after 'CUPI', though the sentence never says 'scheme'."""
+    assert _names_an_instance(question, sentence) is names

@@ -280,9 +280,24 @@ def _missing(
     # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
     best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
-    if focus and not (focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)):
+    named = focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)
+    if focus and not named and not _names_an_instance(question, best.text):
         return f"the {focus_word(question)} asked about"
     return None
+
+
+# "What CUPI scheme…" asks for a name that follows the modifier: "developed using CUPI ‘Thinking Funding’".
+_MODIFIED_FOCUS = re.compile(r"\b(?:[Ww]hat|[Ww]hich)\s+(?P<mod>[A-Z][\w-]*)\s+[a-z]")
+
+
+def _names_an_instance(question: str, sentence: str) -> bool:
+    """The sentence names the thing asked for after the question's own modifier: the noun itself is then
+    not needed (a quoted or capitalised name right after "CUPI" answers "What CUPI scheme")."""
+    m = _MODIFIED_FOCUS.search(question)
+    if not m:
+        return False
+    named = rf"\b{re.escape(m['mod'])}\s+(?:['‘“\"][^'’”\"]{{3,80}}['’”\"]|[A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)"
+    return re.search(named, sentence) is not None
 
 
 def abstain_text(missing: str | None, closest: str | None) -> str:
