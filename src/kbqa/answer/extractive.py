@@ -182,55 +182,10 @@ _KIND_NAMES = {
 # A capitalised word inside a question is a name ("How many people live in Kirklees?"), unless it is one of
 # these words that start a clause. An acronym counts when the passage has it too, but its absence proves
 # nothing: passages often spell it out (NEF, the New Economics Foundation).
-_NOT_NAMES = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "where",
-        "when",
-        "how",
-        "why",
-        "is",
-        "are",
-        "was",
-        "were",
-        "did",
-        "does",
-        "do",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "in",
-        "on",
-        "at",
-        "of",
-        "for",
-        "to",
-        "from",
-        "by",
-        "with",
-        "about",
-        "over",
-        "under",
-        "and",
-        "or",
-        "but",
-        "if",
-        "the",
-        "a",
-        "an",
-        "i",
-        "please",
-        "tell",
-        "list",
-        "name",
-        "give",
-    ]
+_NOT_NAMES = re.compile(
+    r"(?:what|which|who|whom|whose|where|when|how|why|is|are|was|were|did|does|do|can|could|would|should|will"
+    r"|in|on|at|of|for|to|from|by|with|about|over|under|and|or|but|if|the|a|an|i|please|tell|list|name|give)",
+    re.IGNORECASE,
 )
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w-]*(?:['’]s)?\b")
@@ -247,7 +202,7 @@ def _unmentioned_name(question: str, passages: list[Chunk], index: KeywordIndex 
     for m in _CAPITALISED.finditer(question.strip()):
         word = re.sub(r"['’]s$", "", m.group())
         stems = tokenize([word])[0]
-        if word.lower() not in _NOT_NAMES and stems and index.doc_freq(stems[0]) > 0:
+        if not _NOT_NAMES.fullmatch(word) and stems and index.doc_freq(stems[0]) > 0:
             names.append((word, stems[0]))
     passage = set(tokenize([" ".join(c.embed_text for c in passages)])[0])
     acronyms = set(tokenize([" ".join(_ACRONYM.findall(question))])[0])
