@@ -27,6 +27,7 @@ EVIDENCE = "User and Community Co-Production of Public Services: What Does the E
         ("In which volume and issue of the International Journal of Operations and Production Management did "
          "'Examining networked NGO services' appear?", ["venue", "volume"],
          ["Examining networked NGO services: Reconceptualising value co-creation"]),
+        (f"Where and when was '{EVIDENCE}' published?", ["venue", "year"], [EVIDENCE]),
     ],
 )  # fmt: skip
 def test_field_questions_name_one_record(question, fields, titles):

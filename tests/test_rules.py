@@ -37,6 +37,9 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Where does the idea of co-production come from?", None),  # an origin, not a place
         ("What is participatory budgeting?", None),
         ("Why do organisations struggle with social action?", None),
+        ("When councils share budgets with residents, which two weaknesses need fixing?", None),  # a clause
+        ("When councils share budgets, how many residents take part?", "number"),
+        ("When, after the pilot, did the council decide?", "date"),
     ],
 )
 def test_answer_type(question, kind):
@@ -105,6 +108,14 @@ def test_sentence_splitting(text, expected):
         ),
         ("The jury met in Fraserburgh, in the North East of Scotland.", "In which town in Scotland did it meet?", True),
         ("It appeared in the SIPR Annual Report.", "Where was the report on Local solutions published?", True),
+        # "which five X" wants them named: "five local authorities in England and Wales" names none
+        (
+            "It surveyed five local authorities in England and Wales.",
+            "Which five local authorities were surveyed?",
+            False,
+        ),
+        ("They were Kirklees, Leeds, Newport, Cardiff and York.", "Which five local authorities were surveyed?", True),
+        ("The panel met in Leeds.", "Which local authority hosted the panel?", True),
     ],
 )
 def test_a_sentence_holds_the_kind_of_fact_asked_for(sentence, question, holds):
@@ -138,6 +149,7 @@ def test_overview_questions(question, overview):
             ["Who co-ordinated the strand", "from which decade were the projects it went back to?"],
         ),
         ("Who led it and in what year did it end?", ["Who led it", "in what year did it end?"]),
+        ("Where and when was the article published?", ["Where and when was the article published?"]),
     ],
 )
 def test_multi_part_splitting(question, parts):

@@ -180,6 +180,12 @@ def test_leading_pronouns_continue_a_chain_about_the_entry():
         ("When was it published?", "2008", True),
         ("What is the project about?", "Links currently unavailable", False),
         ("What is the project about?", "The project studies five organisations.", True),
+        # a field line answers for its label's head noun, or for "who" when another label word is asked
+        ("How was the data for the research gathered?", "Lead Research Organisation: University of Birmingham", False),
+        ("Which university led the research?", "Lead Research Organisation: University of Birmingham", True),
+        ("Which is the lead organisation?", "Lead Research Organisation: University of Birmingham", True),
+        ("Where was the research report published?", "Research report: SIPR Annual Report 2016", True),
+        ("Which department ran it?", "Department Name: INLOGOV", True),
     ],
 )
 def test_metadata_lines_are_quoted_only_when_asked_for(question, line, allowed):

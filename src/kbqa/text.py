@@ -145,7 +145,8 @@ def answer_type(question: str) -> str | None:
     aux = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should)"
     if re.search(r"\bhow long\b|\bfor how many (?:years|months)\b", q):
         return "duration"
-    if re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
+    clause = re.match(r"^\W*when\b[^?]*?,\s*(?:which|what|who|whom|how|where|why)\b", q)  # "When X, which Y?"
+    if not clause and re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
         return "date"
     if _MONEY.search(q):
         return "money"
@@ -179,6 +180,9 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     q = question.lower()
     focus = focus_word(question)
     named = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z]\w+", question.strip())}  # the question's names
+    # "Which five local authorities…" wants them named: one or two names ("in England and Wales") do not do it
+    several = kind in ("person", "place") and _SEVERAL.search(question)
+    new: set[str] = set()
     for m in _TYPE_PATTERNS[kind].finditer(body):
         found = m.group().lower()
         if found in q:
@@ -196,11 +200,15 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
             continue  # "from which decade": "the 1970s", not "December 2017"
         if kind == "number" and focus and "how many" in q and not _counts(body[m.end() :], focus, counted):
             continue  # "how many stakeholders came to the three workshops": "three" counts workshops
-        return True
+        new.add(found)
+        if not several or len(new) >= SEVERAL_NAMES:
+            return True
     return False
 
 
 _DECADE = re.compile(r"(?:19|20)\d0s", re.I)
+_SEVERAL = re.compile(r"\b(?:which|what)\s+(?:three|four|five|six|seven|eight|nine|ten|twelve|[3-9]|\d\d)\b", re.I)
+SEVERAL_NAMES = 3  # new names a "which five X" answer must hold
 _COUNT_REACH = 4  # words after a number that may name what it counts ("29 town and parish councils")
 _NOUN_PHRASE_ENDS = {"with", "in", "for", "to", "by", "from", "at", "on", "of", "who", "that", "which", "where"}
 _PEOPLE = {"people", "persons", "participants", "members", "residents", "citizens", "volunteers", "users", "staff"}
@@ -333,6 +341,8 @@ def split_parts(question: str) -> list[str]:
     """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3);
     a part may open with a preposition ('…, and from which decade were…')."""
     parts = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
+    if any(len(p.split()) < 2 for p in parts[:-1]):
+        return [question]  # "Where and when was it published?": two wh-words sharing one predicate
     return parts[:3] if len(parts) > 1 else [question]
 
 

@@ -497,6 +497,7 @@ class _LineGate:
         self.topical = bool(_TOPIC_WORDS.search(question))
         self.question = question
         self.dated = answer_type(question) == "date"
+        self.who = answer_type(question) == "person"
 
     def allows(self, chunk: Chunk, start: int, end: int) -> bool:
         line = _line_at(chunk.text, start, end)
@@ -509,7 +510,11 @@ class _LineGate:
                 return False  # "Related publications:" heads a list; the records answer for it
             if re.fullmatch(r"keywords?", label, re.I):
                 return self.topical
-            return bool(set(tokenize([label])[0]) & self.stems)
+            # its label's head noun is asked for ("which report"), or another label word is and the question
+            # asks who ("Lead Research Organisation" answers "who led the research", not "how was the research done")
+            words = tokenize([label])[0]
+            words = words[:-1] if len(words) > 1 and words[-1] == "name" else words  # "Department Name: …"
+            return bool(words) and (words[-1] in self.stems or (self.who and bool(set(words) & self.stems)))
         if self.dated and has_new_fact(line, self.question, "date"):
             return True  # "2008", "Journal of Social Policy, 2014": the date a title was published
         return bool(self.focus & set(tokenize([line])[0]))

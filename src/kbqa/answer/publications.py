@@ -29,7 +29,7 @@ FIELD_PATTERNS = {
     ),
     "venue": re.compile(
         r"\bjournals?\b|\bin which (?:book|volume|collection|series)\b|\bwhich (?:book|volume|collection|series)\b"
-        r"|\bwhere (?:was|were|did|is|has)\b.*\b(?:published|appear(?:ed)?|printed)\b|\bappear(?:ed|s)? in\b",
+        r"|\bwhere (?:and when )?(?:was|were|did|is|has)\b.*\b(?:published|appear(?:ed)?|printed)\b|\bappear(?:ed|s)? in\b",
         re.I,
     ),
     "publisher": re.compile(r"\bpublishers?\b|\bwho published\b|\bpublished by\b|\bpublishing house\b", re.I),
