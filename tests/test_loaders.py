@@ -193,6 +193,10 @@ def test_pdf_paragraph_running_onto_the_next_page_is_rejoined_without_page_numbe
         ),
         # a dash with a space before it is punctuation, not a hyphenated word
         (["residents -", "and traders - met."], "residents - and traders - met."),
+        # a word in capitals broken in two (found by the index state machine, long profile, seed 3: a PDF
+        # heading printed "IN-TERVIEWS"), and a real hyphen in capitals
+        (["DESK RESEARCH AND EXPERT IN-", "TERVIEWS Desk research and interviews"], "EXPERT INTERVIEWS Desk"),
+        (["A heading", "THE CO-", "PRODUCTION OF SERVICES and more."], "THE CO-PRODUCTION OF SERVICES and more."),
     ],
 )
 def test_hyphen_at_a_line_end(lines, expected):

@@ -171,6 +171,8 @@ def _join_lines(prev: str, line: str, vocabulary: _Vocabulary) -> str:
     if not (_HYPHEN_END.search(prev) and re.match(r"\w", line)):
         return prev + " " + line
     head, tail = _HEAD.search(prev), _TAIL.match(line)
-    if head and tail and line[:1].islower() and not vocabulary.keeps_hyphen(head[1], tail[1]):
+    # a lower-case continuation, or a word in capitals broken in two ("IN-" + "TERVIEWS" in a heading)
+    same_case = line[:1].islower() or bool(head and tail and head[1].isupper() and tail[1].isupper())
+    if head and tail and same_case and not vocabulary.keeps_hyphen(head[1], tail[1]):
         return prev[:-1] + line
-    return prev + line  # a real hyphen: "co-production", "pre-COVID", "mid-2019"
+    return prev + line  # a real hyphen: "co-production", "pre-COVID", "mid-2019", "CO-PRODUCTION"
