@@ -80,6 +80,11 @@ def test_contributors_of_a_named_entry():
     assert meta.field == "contributors" and titles == {"Co-production for Sustainability"}
     meta, titles = _titles("Who contributed the entry on developing tools for co-creation?")
     assert titles == {"Developing tools for co-creation"}
+    # a follow-up (or a later part of a question) that refers back with "its"
+    for question in ("who contributed its entry?", "Who contributed it?", "who sent in that entry?"):
+        meta = match(question, _corpus_entries(), focus=("001_e46ca3b02064783c.txt#0",))
+        assert meta is not None and meta.field == "contributors", question
+        assert [e.title for e in meta.entries] == ["Co-production for Sustainability"]
 
 
 def test_topic_lists_come_from_the_passages_that_mention_the_topic():

@@ -38,6 +38,7 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("What is participatory budgeting?", None),
         ("Why do organisations struggle with social action?", None),
         ("When councils share budgets with residents, which two weaknesses need fixing?", None),  # a clause
+        ("When residents vote on how council cash is spent, which weak spots need fixing?", None),  # not money
         ("When councils share budgets, how many residents take part?", "number"),
         ("When, after the pilot, did the council decide?", "date"),
     ],

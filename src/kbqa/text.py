@@ -139,14 +139,19 @@ _DATE_NOUNS = {"year", "years", "date", "dates", "month", "months", "period", "d
 TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
 
 
+_WHEN_CLAUSE = re.compile(r"^\W*when\b[^?]*?,\s*(?P<clause>)(?:which|what|who|whom|how|where|why)\b", re.I)
+
+
 def answer_type(question: str) -> str | None:
     """The kind of fact a question asks for: person (or organisation), date, duration, number, money, place, or None."""
     q = question.lower()
     aux = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should)"
     if re.search(r"\bhow long\b|\bfor how many (?:years|months)\b", q):
         return "duration"
-    clause = re.match(r"^\W*when\b[^?]*?,\s*(?:which|what|who|whom|how|where|why)\b", q)  # "When X, which Y?"
-    if not clause and re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
+    clause = _WHEN_CLAUSE.match(question)
+    if clause:  # "When residents vote on council cash, which two weak spots…?" asks what follows the clause
+        return answer_type(question[clause.end("clause") :])
+    if re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
         return "date"
     if _MONEY.search(q):
         return "money"

@@ -41,7 +41,7 @@ _COUNTING = re.compile(
     re.IGNORECASE,
 )
 _CONTRIBUTORS_OF = re.compile(
-    r"^\W*(?:and\s+)?who\s+(?:contributed|wrote|authored|submitted|added|compiled)\b"
+    r"^\W*(?:and\s+)?who\s+(?:contributed|wrote|authored|submitted|added|compiled|supplied|sent in)\b"
     r"|\bwho (?:are|were|is|was) the contributors?\b|\bcontributors? (?:of|to|for)\b",
     re.IGNORECASE,
 )
@@ -56,7 +56,7 @@ _WHEN_RAN = re.compile(
     r"(?P<subject>.+?)\s+(?P<verb>end|finish|close|start|begin|run|take place|launch)\b(?:\s+(?:for|from))?\W*$",
     re.IGNORECASE,
 )
-_REFERS_BACK = re.compile(r"\b(?:it|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
+_REFERS_BACK = re.compile(r"\b(?:it|its|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
     r"|\bbased at\b|\bparticipat|\bpart of\b",
