@@ -39,6 +39,8 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Why do organisations struggle with social action?", None),
         ("When councils share budgets with residents, which two weaknesses need fixing?", None),  # a clause
         ("When residents vote on how council cash is spent, which weak spots need fixing?", None),  # not money
+        ("Which town's communities did it look at?", "place"),
+        ("Which university's researchers led it?", "person"),
         ("When councils share budgets, how many residents take part?", "number"),
         ("When, after the pilot, did the council decide?", "date"),
     ],

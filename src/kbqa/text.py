@@ -164,6 +164,8 @@ def answer_type(question: str) -> str | None:
     ):
         return "place"  # but "where does the idea come from?" asks for an origin, not a place
     focus = focus_word(question)
+    owner = re.search(r"\b(?:which|what)\s+(\w+)['’]s\b", q)  # "which town's communities": a town
+    focus = owner[1] if owner and owner[1] in _PERSON_NOUNS | _PLACE_NOUNS else focus
     if focus in _PERSON_NOUNS:
         return "person"
     if focus in _PLACE_NOUNS:
