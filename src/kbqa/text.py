@@ -139,7 +139,7 @@ _DATE_NOUNS = {"year", "years", "date", "dates", "month", "months", "period", "d
 TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
 
 
-_WHEN_CLAUSE = re.compile(r"^\W*when\b[^?]*?,\s*(?P<clause>)(?:which|what|who|whom|how|where|why)\b", re.I)
+_WHEN_CLAUSE = re.compile(r"^\W*when\b[^?]*?,\s*(?=(?:which|what|who|whom|how|where|why)\b)", re.I)
 
 
 def answer_type(question: str) -> str | None:
@@ -150,7 +150,7 @@ def answer_type(question: str) -> str | None:
         return "duration"
     clause = _WHEN_CLAUSE.match(question)
     if clause:  # "When residents vote on council cash, which two weak spots…?" asks what follows the clause
-        return answer_type(question[clause.end("clause") :])
+        return answer_type(question[clause.end() :])
     if re.search(rf"^\W*(?:and\s+)?when\b|\bwhen {aux}\b|\bsince when\b", q):
         return "date"
     if _MONEY.search(q):
