@@ -151,6 +151,16 @@ class Doc:
         paragraphs = [p for e in self.entries for p in e.paragraphs] + [p for s in self.sections for p in s.paragraphs]
         return [s for p in paragraphs for s in p]
 
+    def appended(self, extra: Doc) -> Doc:
+        """This document with the first section (or entry) of `extra` added at its end, and the facts that
+        part holds (not the facts of `extra`'s other parts, which are not written)."""
+        part = Doc(extra.title, extra.facts, extra.sections[:1], extra.entries[:1])
+        written = set(part.sentences())
+        facts = self.facts + tuple(f for f in extra.facts if f.sentence in written)
+        if self.is_page:
+            return Doc(self.title, facts, (), self.entries + part.entries)
+        return Doc(self.title, facts, self.sections + part.sections, self.entries)
+
     def expected_entries(self) -> list[tuple[str, int | None, int | None]]:
         """(title, first year, last year) of each catalogue entry ingest must make of this document."""
         if self.is_page:

@@ -229,11 +229,7 @@ class IndexMachine(RuleBasedStateMachine):
             self.model.disk[name] = old
         elif how == "append" and current.doc is not None:
             _, extra = self._draw_doc(data, fmt, page=current.doc.is_page)
-            doc = current.doc
-            grown = type(doc)(doc.title, doc.facts + extra.facts, doc.sections + extra.sections[:1], doc.entries)
-            if doc.is_page:
-                grown = type(doc)(doc.title, doc.facts + extra.facts, (), doc.entries + extra.entries[:1])
-            self._write(name, grown)
+            self._write(name, current.doc.appended(extra))
         else:
             _, doc = self._draw_doc(data, fmt, page=fmt in PAGE_FORMATS and data.draw(st.booleans(), label="page"))
             self._write(name, doc)

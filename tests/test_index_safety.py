@@ -647,3 +647,16 @@ def test_a_dense_miss_among_template_twins_is_told_apart_from_a_damaged_vector(s
     kb.store.collection.update(ids=[own.chunk.id], embeddings=[other.tolist()])
     with pytest.raises(AssertionError, match="stored vector"):
         check_dense_miss_is_a_tie(kb, fact.sentence, fact.name, name, kb.retrieve(fact.sentence, k=5, mode="dense"))
+
+
+@pytest.mark.parametrize("page", [True, False])
+def test_the_index_models_appended_document_holds_every_fact_it_declares(page):
+    """Found by the long profile (seed 3): appending a drawn document kept only its first entry but all
+    its facts, so the model asked about a fact that was never written ("Volunteers at the Vellunques
+    community kitchen served 491 meals…"), and hybrid search rightly did not find it."""
+    base = build_doc([Fact(6, 0, 134)], [72, 0], page, 3, 20001, [2021, 2021, 2011])
+    extra = build_doc([Fact(14, 4, 293), Fact(15, 1, 491)], [], page, 3, 20002, [2013, 2008, 2012])
+    grown = base.appended(extra)
+    written = " ".join(grown.sentences())
+    assert [f.serial for f in grown.facts] == [6, 14]  # fact 15 sits in extra's second part, not appended
+    assert all(f.sentence in written for f in grown.facts)
