@@ -173,6 +173,12 @@ def test_injected_instructions_in_a_passage_do_not_reach_the_model(kb, tmp_path)
     assert packed.left_out == 1 and packed.passages == [good]  # nothing but instructions: the passage goes
 
 
+# asks for the fact of the update itself, which names its entry: the extractive answer quotes that passage
+UPDATE_QUESTION = (
+    "According to the Enabling Social Action Programme update, which universities remain partners in Phase 2?"
+)
+
+
 def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays(
     tmp_path, model_cache, settings_factory
 ):
@@ -186,8 +192,9 @@ def test_injected_sentences_leave_the_prompt_but_the_rest_of_their_passage_stays
     )
     kb = KnowledgeBase(settings_factory(llm_timeout=TIMEOUT, k=3))
     kb.ingest()
-    assert "zz_update.txt" in {h.chunk.source for h in kb.retrieve(PHASE2)}
-    answer, _, fake = ask(kb, [Step("The universities of Sheffield and Hull remain partners in Phase 2 [1].")])
+    assert "zz_update.txt" in {h.chunk.source for h in kb.retrieve(UPDATE_QUESTION)}
+    step = Step("The universities of Sheffield and Hull remain partners in Phase 2 [1].")
+    answer, _, fake = ask(kb, [step], question=UPDATE_QUESTION)
     sent = fake.chat_requests()[-1]["messages"][-1]["content"]
     assert "PWNED" not in sent and "Ignore" not in sent
     assert "remain partners" in sent  # the fact beside the planted instruction is still a source
