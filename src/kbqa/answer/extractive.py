@@ -214,9 +214,10 @@ def _unmentioned_name(question: str, passages: list[Chunk], index: KeywordIndex 
     return names[0][0]
 
 
-def _same_entry(a: Chunk, b: Chunk) -> bool:
-    """Both passages come from one entry (or, for a document without entries, one file)."""
-    return a.source == b.source and a.metadata.get("entry_id") == b.metadata.get("entry_id")
+def _entry_passages(hits: list[Hit], chunk: Chunk) -> list[Chunk]:
+    """The retrieved passages of `chunk`'s entry (or, for a document without entries, of its file)."""
+    entry = (chunk.source, chunk.metadata.get("entry_id"))
+    return [h.chunk for h in hits if (h.chunk.source, h.chunk.metadata.get("entry_id")) == entry]
 
 
 def _missing(
@@ -360,8 +361,7 @@ class Extractive:
         def unmentioned(c: Candidate) -> str | None:
             key = (c.hit.chunk.source, c.hit.chunk.metadata.get("entry_id"))
             if key not in verdicts:
-                entry = [h.chunk for h in hits if _same_entry(h.chunk, c.hit.chunk)]
-                verdicts[key] = _unmentioned_name(question, entry, self.index)
+                verdicts[key] = _unmentioned_name(question, _entry_passages(hits, c.hit.chunk), self.index)
             return verdicts[key]
 
         if unmentioned(cands[0]):
@@ -391,7 +391,7 @@ class Extractive:
             "sim": best.sim,
         }
         z = ABSTAIN_BIAS + sum(ABSTAIN_WEIGHTS[k] * signals[k] for k in ABSTAIN_WEIGHTS)
-        entry = [h.chunk for h in hits if _same_entry(h.chunk, best.hit.chunk)]
+        entry = _entry_passages(hits, best.hit.chunk)
         return Judgement(signals, _missing(question, best, best_tokens, entry, self.index), 1.0 / (1.0 + math.exp(-z)))
 
     def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
@@ -496,8 +496,8 @@ class _LineGate:
         self.focus = set(tokenize([word])[0]) if word else set()  # "which journal": type nouns count here
         self.topical = bool(_TOPIC_WORDS.search(question))
         self.question = question
-        self.dated = answer_type(question) == "date"
-        self.who = answer_type(question) == "person"
+        kind = answer_type(question)
+        self.dated, self.who = kind == "date", kind == "person"
 
     def allows(self, chunk: Chunk, start: int, end: int) -> bool:
         line = _line_at(chunk.text, start, end)
