@@ -88,6 +88,12 @@ def test_nothing_answered_is_an_abstention():
         # parts for different answerers: the entry's contributors (catalogue) after a fact (extractive)
         ("When did the Welsh Government's Sustainable Development Change Programme begin, and who contributed the entry?",
          ["2012", "Diana Reynolds"]),
+        # each part searched on its own: the second part's passage is not in the whole question's top 5
+        ("How many organisations took part in the Greater Manchester value co-creation study, and how much was "
+         "Imagine awarded?", ["five organisations", "2.2m"]),
+        # a later part that points back is answered from what follows the first part's answer
+        ("Who co-ordinated the cultural strand of Imagine, and which town were the communities it studied in?",
+         ["Kate Pahl", "Rotherham"]),
     ],
 )  # fmt: skip
 def test_parts_are_answered_each_from_its_own_evidence(corpus_kb, question, must):
@@ -95,3 +101,36 @@ def test_parts_are_answered_each_from_its_own_evidence(corpus_kb, question, must
     assert not answer.abstained
     for key in must:
         assert key in answer.answer, answer.answer
+
+
+_STRANDS = (
+    "Cultural: co-ordinated by Kate Pahl. This focused on communities in Rotherham. "
+    "Historical: co-ordinated by Sarah Banks. This focused on Tyneside and Coventry."
+)
+
+
+@pytest.mark.parametrize(
+    ("scores", "typed", "first"),
+    [
+        # the sentence after the first part's answer goes first when it scores nearly as well
+        ({"Rotherham": 0.43, "Tyneside": 0.46}, True, "Rotherham"),
+        # ... not when it scores much lower, nor when it lacks the kind of fact asked for
+        ({"Rotherham": 0.30, "Tyneside": 0.46}, True, "Tyneside"),
+        ({"Rotherham": 0.43, "Tyneside": 0.46}, False, "Tyneside"),
+    ],
+)
+def test_a_part_that_points_back_is_answered_from_what_follows_the_first_answer(scores, typed, first):
+    from kbqa.answer.extractive import Candidate, _prefer_following
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    hit = Hit(chunk=Chunk("c1", _STRANDS, "strands.txt", "Imagine", {}), score=1.0)
+    spans = sentence_spans(_STRANDS)
+    cands = [Candidate(text=_STRANDS[s:e], hit=hit, order=i, start=s) for i, (s, e) in enumerate(spans)]
+    anchor = cands[0]
+    for c in cands[1:]:
+        c.score = next((v for k, v in scores.items() if k in c.text), 0.1)
+        c.typed = 1.0 if typed else 0.0
+    ranked = sorted(cands[1:], key=lambda c: c.score, reverse=True)
+    got = _prefer_following("which town did it study?", anchor, ranked)
+    assert first in got[0].text

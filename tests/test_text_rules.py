@@ -17,7 +17,7 @@ from kbqa.answer.extractive import (
     _unmentioned_name,
 )
 from kbqa.schema import Chunk, Entry
-from kbqa.text import answer_type, field_line, focus_word, has_new_fact, line_kind, tokenize
+from kbqa.text import answer_type, asks_for_text, field_line, focus_word, has_new_fact, line_kind, tokenize
 
 
 @pytest.mark.parametrize(
@@ -186,6 +186,9 @@ def test_leading_pronouns_continue_a_chain_about_the_entry():
         ("Which is the lead organisation?", "Lead Research Organisation: University of Birmingham", True),
         ("Where was the research report published?", "Research report: SIPR Annual Report 2016", True),
         ("Which department ran it?", "Department Name: INLOGOV", True),
+        # a bare line in a list of publications is a title: quoted when a title is asked for
+        ("What is the title of the 2017 paper on leadership?", "Leadership and culture change", True),
+        ("What did the 2017 paper on leadership recommend?", "Leadership and culture change", False),
     ],
 )
 def test_metadata_lines_are_quoted_only_when_asked_for(question, line, allowed):
@@ -345,3 +348,22 @@ def test_the_best_sentence_comes_from_an_entry_that_mentions_the_names_asked_abo
 def test_a_name_after_the_questions_modifier_answers_what_kind(question, sentence, names):
     """'What CUPI scheme…' is answered by the name after 'CUPI', though the sentence never says 'scheme'."""
     assert _names_an_instance(question, sentence) is names
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        # the answer is a title or a reference, which need not contain the word asked for
+        ("What is the title of the 2017 policy paper on leadership?", "title"),
+        ("What is the full title of the 2010 Department of Health publication?", "title"),
+        ("Which source does the 2008 policy paper cite for this?", "source"),
+        ("Which earlier work does the Palgrave chapter cite?", "work"),
+        # a modified noun asks for the thing itself: a job, not a publication's title
+        ("What is Diana Reynolds' job title in the Welsh Government?", None),
+        # names are what type and focus rules already handle
+        ("What are the names of the five organisations in the study?", None),
+        ("Which council priorities did the programme address?", None),
+    ],
+)
+def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(question, noun):
+    assert asks_for_text(question) == noun

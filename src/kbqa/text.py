@@ -137,6 +137,21 @@ _PLACE_NOUNS = {
 }
 _DATE_NOUNS = {"year", "years", "date", "dates", "month", "months", "period", "decade"}
 TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
+# Nouns that ask for a piece of text by what it is, not by a word it contains: "what is the title of the
+# 2017 paper on leadership" is answered by "Leadership and culture change…", "which source does it cite" by
+# "(Leach et al., 2005)". Only bare or with a determiner or one of these adjectives: "job title" asks for a job.
+TEXT_NOUNS = {"title", "titles", "source", "sources", "work", "works", "reference", "references"}
+_TEXT_NOUN_LEAD = {"the", "a", "an", "its", "their", "his", "her", "what", "which"}
+_TEXT_NOUN_LEAD |= {"full", "exact", "complete", "official", "original", "earlier", "cited"}
+
+
+def asks_for_text(question: str) -> str | None:
+    """ "title" for "What is the title of…", "source" for "Which source does it cite…"; None for "job title"."""
+    word = focus_word(question)
+    if word not in TEXT_NOUNS:
+        return None
+    before = re.findall(rf"(\w+)\s+{word}\b", question, re.I)
+    return word if any(w.lower() in _TEXT_NOUN_LEAD for w in before) else None
 
 
 _WHEN_CLAUSE = re.compile(r"^\W*when\b[^?]*?,\s*(?=(?:which|what|who|whom|how|where|why)\b)", re.I)
@@ -342,6 +357,10 @@ _PART_BREAK = re.compile(
     r"(?:who|whom|when|where|which|what|how|why)\b)",
     re.IGNORECASE,
 )
+
+
+# A question (or a later part of one) that points back at what was just talked about ("…, and where did it run?").
+REFERS_BACK = re.compile(r"\b(?:it|its|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 
 
 def split_parts(question: str) -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 from kbqa.answer import Context, Request
 from kbqa.answer.entities import best_mentions
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, TextDelta
-from kbqa.text import tokenize
+from kbqa.text import REFERS_BACK, tokenize
 
 _NOUNS = (
     r"projects?|entr(?:y|ies)|stud(?:y|ies)|publications?|programmes?|programs?|papers?|chapters?|initiatives?"
@@ -56,7 +56,6 @@ _WHEN_RAN = re.compile(
     r"(?P<subject>.+?)\s+(?P<verb>end|finish|close|start|begin|run|take place|launch)\b(?:\s+(?:for|from))?\W*$",
     re.IGNORECASE,
 )
-_REFERS_BACK = re.compile(r"\b(?:it|its|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
     r"|\bbased at\b|\bparticipat|\bpart of\b",
@@ -283,7 +282,7 @@ def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
 def _named_or_in_focus(text: str, entries: list[Entry], focus: tuple[str, ...]) -> list[Entry]:
     """The entries `text` names; else, if it refers back ("it", "the project"), the entry a follow-up is about."""
     named = best_mentions(text, entries)
-    if not named and focus and _REFERS_BACK.search(text):
+    if not named and focus and REFERS_BACK.search(text):
         named = [e for e in entries if e.entry_id in focus][:1]
     return named
 

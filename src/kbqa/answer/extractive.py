@@ -22,12 +22,14 @@ from kbqa.answer.entities import best_mentions
 from kbqa.config import Settings
 from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
-from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, Hit, TextDelta
+from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
+    REFERS_BACK,
     TYPE_NOUNS,
     abbreviations,
     addresses_the_model,
     answer_type,
+    asks_for_text,
     field_line,
     focus_word,
     has_new_fact,
@@ -394,26 +396,34 @@ class Extractive:
         entry = _entry_passages(hits, best.hit.chunk)
         return Judgement(signals, _missing(question, best, best_tokens, entry, self.index), 1.0 / (1.0 + math.exp(-z)))
 
-    def answer(self, question: str, hits: list[Hit], context: str | None = None) -> Answer:
-        """The best sentences for the question (each part of a two-part question), or an abstention."""
+    def answer(
+        self, question: str, hits: list[Hit], context: str | None = None, part_hits: list[list[Hit]] | None = None
+    ) -> Answer:
+        """The best sentences for the question (each part of a two-part question), or an abstention.
+
+        `part_hits`: passages retrieved for each part on its own, offered to that part beside `hits`.
+        """
         started = time.perf_counter()
-        answer = self._answer(question, hits, context)
+        answer = self._answer(question, hits, context, part_hits or [])
         answer.timings = {"answer_ms": _ms(started)}
         flagged = sum(addresses_the_model(s) for h in hits for s in sentences(h.chunk.text))
         if flagged:
             answer.notice = instructions_notice(flagged)
         return answer
 
-    def _answer(self, question: str, hits: list[Hit], context: str | None) -> Answer:
+    def _answer(self, question: str, hits: list[Hit], context: str | None, part_hits: list[list[Hit]]) -> Answer:
         parts = split_parts(question)
         chosen: list[Candidate] = []
         unanswered: list[str] = []
         first: Judgement | None = None
         closest: str | None = None
         for i, part in enumerate(parts):  # "…, and when?": each part from its own best sentence
+            pool = _with_hits(hits, part_hits[i] if i < len(part_hits) else [])
             # a later part leans on the first ("…, and which one is more common?"); the first stands on its own
-            cands = self.ranked(part, hits, _join_context(context, parts[0]) if i else context)
-            verdict = self.judge(part, hits, cands)
+            cands = self.ranked(part, pool, _join_context(context, parts[0]) if i else context)
+            if i and chosen and REFERS_BACK.search(part):
+                cands = _prefer_following(part, chosen[0], cands)
+            verdict = self.judge(part, pool, cands)
             first = first or verdict
             closest = closest or (cands[0].hit.chunk.title if cands else None)
             if verdict.missing or verdict.confidence < self.threshold:
@@ -460,6 +470,30 @@ class Extractive:
         return _with_list_items(_with_enumeration(chosen))
 
 
+def _with_hits(hits: list[Hit], more: list[Hit]) -> list[Hit]:
+    """`hits`, then those of `more` not among them."""
+    seen = {h.chunk.id for h in hits}
+    return hits + [h for h in more if h.chunk.id not in seen]
+
+
+def _prefer_following(part: str, anchor: Candidate, cands: list[Candidate], within: float = 0.9) -> list[Candidate]:
+    """A later part that points back ("who ran its cultural strand, and which town did it look at?") asks
+    about what the first part's answer sentence is about: a sentence right after that one in its passage,
+    holding the kind of fact asked for and scoring nearly as well as the best, goes first."""
+    if not cands:
+        return cands
+    kind = answer_type(part)
+
+    def follows(c: Candidate) -> bool:  # (overlapping passages hold the same sentences: compare by text)
+        if c.score < within * cands[0].score or (kind and not c.typed) or c.hit.chunk.source != anchor.hit.chunk.source:
+            return False
+        texts = [c.hit.chunk.text[s:e] for s, e in sentence_spans(c.hit.chunk.text)]
+        return anchor.text in texts and 0 < c.order - texts.index(anchor.text) <= 2
+
+    after = next((c for c in cands if follows(c)), None)
+    return cands if after is None else [after, *(c for c in cands if c is not after)]
+
+
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
     """When the best sentence lacks the kind of fact asked for, a close runner-up that has it goes first.
 
@@ -494,6 +528,7 @@ class _LineGate:
         self.stems = stems | {alt for s in stems for alt in syn.get(s, set())}
         word = focus_word(question)
         self.focus = set(tokenize([word])[0]) if word else set()  # "which journal": type nouns count here
+        self.titled = asks_for_text(question) in ("title", "titles")  # a bare line in a list of publications is a title
         self.topical = bool(_TOPIC_WORDS.search(question))
         self.question = question
         kind = answer_type(question)
@@ -517,7 +552,7 @@ class _LineGate:
             return bool(words) and (words[-1] in self.stems or (self.who and bool(set(words) & self.stems)))
         if self.dated and has_new_fact(line, self.question, "date"):
             return True  # "2008", "Journal of Social Policy, 2014": the date a title was published
-        return bool(self.focus & set(tokenize([line])[0]))
+        return self.titled or bool(self.focus & set(tokenize([line])[0]))
 
 
 def _line_at(text: str, start: int, end: int) -> str:
@@ -660,8 +695,8 @@ def _other_words_for(word: str | None) -> frozenset[str]:
 
 def _focus_stems(question: str) -> set[str]:
     word = focus_word(question)
-    if not word or word in TYPE_NOUNS:  # "what year", "which people": the answer type covers these
-        return set()
+    if not word or word in TYPE_NOUNS or asks_for_text(question):  # "what year", "which people": the answer type
+        return set()  # covers these; "what title", "which source": the answer is a title or a reference, not the word
     return set(tokenize([word])[0])
 
 
@@ -754,6 +789,19 @@ class ExtractiveAnswerer:
         named = best_mentions(request.question, self.context.entries(request.filters))
         return named if len(named) <= 2 else []
 
+    def _part_hits(self, request: Request) -> list[list[Hit]]:
+        """For a question in parts, the passages each part finds on its own: "How many organisations took part
+        in the Manchester study, and how much was Imagine awarded?" needs passages the whole question does not
+        rank in its top k. A later part that points back ("…, and where did it run?") is searched with the first."""
+        parts = split_parts(request.question)
+        if len(parts) < 2:
+            return []
+        found: list[list[Hit]] = []
+        for i, part in enumerate(parts):
+            follow = FollowUp(part, parts[0] if i and REFERS_BACK.search(part) else None)
+            found.append(self.context.retrieve_for(follow, request.k, request.filters))
+        return found
+
     def answer(self, request: Request) -> tuple[Answer, list[Hit]]:
         """The answer and the hits it was chosen from (the LLM answerer builds on both)."""
         started = time.perf_counter()
@@ -767,12 +815,13 @@ class ExtractiveAnswerer:
         # entry that happens to score higher is about something else.
         in_focus = set(request.follow.entry_ids) or {e.entry_id for e in self._named(request)}
         focus = [h for h in hits if h.chunk.metadata.get("entry_id") in in_focus]
+        part_hits = self._part_hits(request)
         if focus and len(focus) < len(hits):
-            answer = answerer.answer(request.question, focus, context=request.follow.context)
+            answer = answerer.answer(request.question, focus, request.follow.context, part_hits)
             if answer.abstained:
                 answer = None
         if answer is None:
-            answer = answerer.answer(request.question, hits, context=request.follow.context)
+            answer = answerer.answer(request.question, hits, request.follow.context, part_hits)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if request.follow.standalone != request.question:
             answer.standalone_question = request.follow.standalone
