@@ -72,11 +72,14 @@ def test_a_number_before_the_noun_asked_about_answers_how_many(sentence, questio
         ("It has twelve members at any one time.", "How many people sit on the panel?", (), True),  # people
         ("A study of five organisations.", "How many partners did the study involve?", (), True),  # parties
         ("A group of 36 local authorities signed up.", "How many councils signed up?", ("authorities",), True),
+        ("Imagine was a five-year project.", "How many years did Imagine run for?", (), True),  # a compound
         # it counts something else: no answer to "how many"
         ("The strategy was informed by three workshops with key stakeholders.",
          "How many stakeholders came to the workshops?", (), False),
         ("Cornwall Council ran its 29 libraries.", "How many people responded to the consultation?", (), False),
         ("The project ran 12 workshops.", "How many councils signed up?", (), False),
+        # a year is no count, even with a comma after it
+        ("In late 2015, Islington Council commissioned a framework.", "How many organisations took part?", (), False),
     ],
 )  # fmt: skip
 def test_a_how_many_answer_must_count_the_noun_asked_for(sentence, question, counted, expected):

@@ -206,7 +206,7 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     several = kind in ("person", "place") and _SEVERAL.search(question)
     new: set[str] = set()
     for m in _TYPE_PATTERNS[kind].finditer(body):
-        found = m.group().lower()
+        found = m.group().lower().rstrip(",.")  # "In late 2015, …": the year, not "2015,"
         if found in q:
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
@@ -248,7 +248,7 @@ def _counts(after: str, focus: str, counted: frozenset[str]) -> bool:
     for word in re.findall(r"[\w'’-]+", after)[:_COUNT_REACH]:
         if word.lower() in _NOUN_PHRASE_ENDS:
             break  # "three workshops with key stakeholders": "three" counts workshops
-        words.append(word.lower())
+        words.append(word.lower().lstrip("-"))  # "a five-year project" counts years
     return any(_same_noun(w, h) for w in words for h in heads)
 
 
