@@ -95,6 +95,8 @@ def test_a_pick_from_a_listed_answer_keeps_the_items_citation(question, expected
         (["Which book collects chapters on public service reform in Eastern and Western Europe?"], "Which publisher?", "Routledge"),
         (["What policy papers are listed under the Enabling Social Action guidance entry?"], "and the second one?",
          "Making the case"),
+        # "it" is what the last answer opened with: the strand, whose description follows its line
+        (["Who co-ordinated the historical strand of Imagine?"], "What did it focus on?", "Tyneside"),
     ],
 )  # fmt: skip
 def test_follow_ups_are_answered_from_the_entry_in_focus(corpus_kb, history, question, must):

@@ -99,7 +99,9 @@ def resolve(question: str, turns: list[Turn]) -> FollowUp:
         return FollowUp(question)
     last = turns[-1]
     context = last.standalone[:MAX_CONTEXT_CHARS]
-    return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids)
+    opened = re.match(r"\s*(.+?)\s*\[\d+\]", last.answer)  # its first sentence, up to its citation marker
+    anchor = opened[1] if opened else None
+    return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids, anchor)
 
 
 def standalone_question(question: str, last: Turn) -> str:

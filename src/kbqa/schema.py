@@ -49,6 +49,7 @@ class FollowUp:
     context: str | None = None  # the earlier question it leans on (weighs less than the question itself)
     topic: str | None = None  # the title of the entry the conversation is about
     entry_ids: tuple[str, ...] = ()  # entries the conversation is about: their passages are offered first
+    anchor: str | None = None  # the sentence the last answer opened with ("What did that package focus on?")
 
 
 SCHEMA_VERSION = "1.0"  # of Answer.to_json() and IngestReport.to_json(); docs/answer.schema.json describes it

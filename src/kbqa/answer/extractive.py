@@ -397,21 +397,29 @@ class Extractive:
         return Judgement(signals, _missing(question, best, best_tokens, entry, self.index), 1.0 / (1.0 + math.exp(-z)))
 
     def answer(
-        self, question: str, hits: list[Hit], context: str | None = None, part_hits: list[list[Hit]] | None = None
+        self,
+        question: str,
+        hits: list[Hit],
+        context: str | None = None,
+        part_hits: list[list[Hit]] | None = None,
+        anchor: str | None = None,
     ) -> Answer:
         """The best sentences for the question (each part of a two-part question), or an abstention.
 
-        `part_hits`: passages retrieved for each part on its own, offered to that part beside `hits`.
+        `part_hits`: passages retrieved for each part on its own, offered to that part beside `hits`;
+        `anchor`: the sentence the conversation's last answer opened with.
         """
         started = time.perf_counter()
-        answer = self._answer(question, hits, context, part_hits or [])
+        answer = self._answer(question, hits, context, part_hits or [], anchor)
         answer.timings = {"answer_ms": _ms(started)}
         flagged = sum(addresses_the_model(s) for h in hits for s in sentences(h.chunk.text))
         if flagged:
             answer.notice = instructions_notice(flagged)
         return answer
 
-    def _answer(self, question: str, hits: list[Hit], context: str | None, part_hits: list[list[Hit]]) -> Answer:
+    def _answer(
+        self, question: str, hits: list[Hit], context: str | None, part_hits: list[list[Hit]], follows: str | None
+    ) -> Answer:
         parts = split_parts(question)
         chosen: list[Candidate] = []
         unanswered: list[str] = []
@@ -421,8 +429,9 @@ class Extractive:
             pool = _with_hits(hits, part_hits[i] if i < len(part_hits) else [])
             # a later part leans on the first ("…, and which one is more common?"); the first stands on its own
             cands = self.ranked(part, pool, _join_context(context, parts[0]) if i else context)
-            if i and chosen and REFERS_BACK.search(part):
-                cands = _prefer_following(part, chosen[0], cands)
+            anchor = (chosen[0].text if chosen else None) if i else follows  # what "it" may point back to
+            if anchor and REFERS_BACK.search(part):
+                cands = _prefer_following(part, anchor, cands)
             verdict = self.judge(part, pool, cands)
             first = first or verdict
             closest = closest or (cands[0].hit.chunk.title if cands else None)
@@ -476,22 +485,30 @@ def _with_hits(hits: list[Hit], more: list[Hit]) -> list[Hit]:
     return hits + [h for h in more if h.chunk.id not in seen]
 
 
-def _prefer_following(part: str, anchor: Candidate, cands: list[Candidate], within: float = 0.9) -> list[Candidate]:
-    """A later part that points back ("who ran its cultural strand, and which town did it look at?") asks
-    about what the first part's answer sentence is about: a sentence right after that one in its passage,
-    holding the kind of fact asked for and scoring nearly as well as the best, goes first."""
+def _prefer_following(
+    part: str, anchor: str, cands: list[Candidate], within: float = 0.9, continuing: float = 0.6
+) -> list[Candidate]:
+    """A question that points back ("who ran its cultural strand, and which town did it look at?", or "What
+    did that package focus on?" after an answer) asks about what the sentence just quoted (`anchor`) is about:
+    a sentence right after it in its passage, holding the kind of fact asked for and scoring nearly as well as
+    the best (`within`; `continuing` when it opens with a pronoun, "This focused on…"), goes first."""
     if not cands:
         return cands
     kind = answer_type(part)
 
-    def follows(c: Candidate) -> bool:  # (overlapping passages hold the same sentences: compare by text)
-        if c.score < within * cands[0].score or (kind and not c.typed) or c.hit.chunk.source != anchor.hit.chunk.source:
-            return False
+    def distance(c: Candidate) -> int | None:  # (overlapping passages hold the same sentences: compare by text)
+        share = continuing if _PRONOUN_START.match(c.text) else within
+        if c.score < share * cands[0].score or (kind and not c.typed) or anchor not in c.hit.chunk.text:
+            return None
         texts = [c.hit.chunk.text[s:e] for s, e in sentence_spans(c.hit.chunk.text)]
-        return anchor.text in texts and 0 < c.order - texts.index(anchor.text) <= 2
+        gap = c.order - texts.index(anchor) if anchor in texts else 0
+        return gap if 0 < gap <= 2 else None
 
-    after = next((c for c in cands if follows(c)), None)
-    return cands if after is None else [after, *(c for c in cands if c is not after)]
+    near = [(gap, n) for n, c in enumerate(cands) if (gap := distance(c)) is not None]
+    if not near:
+        return cands
+    after = cands[min(near)[1]]  # the nearest, then the best scoring
+    return [after, *(c for c in cands if c is not after)]
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
@@ -817,11 +834,11 @@ class ExtractiveAnswerer:
         focus = [h for h in hits if h.chunk.metadata.get("entry_id") in in_focus]
         part_hits = self._part_hits(request)
         if focus and len(focus) < len(hits):
-            answer = answerer.answer(request.question, focus, request.follow.context, part_hits)
+            answer = answerer.answer(request.question, focus, request.follow.context, part_hits, request.follow.anchor)
             if answer.abstained:
                 answer = None
         if answer is None:
-            answer = answerer.answer(request.question, hits, request.follow.context, part_hits)
+            answer = answerer.answer(request.question, hits, request.follow.context, part_hits, request.follow.anchor)
         answer.timings = {"retrieve_ms": retrieve_ms, **answer.timings}
         if request.follow.standalone != request.question:
             answer.standalone_question = request.follow.standalone
