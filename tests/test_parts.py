@@ -138,3 +138,28 @@ def test_a_part_that_points_back_is_answered_from_what_follows_the_first_answer(
     ranked = sorted(cands[1:], key=lambda c: c.score, reverse=True)
     got = _prefer_following("which town did it study?", anchor.text, ranked)
     assert first in got[0].text
+
+
+@pytest.mark.parametrize(
+    ("question", "best", "runner_up", "first"),
+    [
+        # the best sentence lacks the noun asked for (it would be declined): a close runner-up with it goes first
+        ("Which sectors is it listed under?", (0.63, 0.0), (0.47, 1.0), "runner-up"),
+        # ... not one far behind, nor when the best has the noun (or a synonym of it)
+        ("Which sectors is it listed under?", (0.63, 0.0), (0.40, 1.0), "best"),
+        ("Which sectors is it listed under?", (0.63, 0.7), (0.60, 1.0), "best"),
+        # a question without a focus noun is left alone
+        ("Who led it?", (0.63, 0.5), (0.60, 1.0), "best"),
+    ],
+)
+def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_without_it(
+    question, best, runner_up, first
+):
+    from kbqa.answer.extractive import Candidate, _prefer_focused
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", "text", "s.txt", "Entry", {}), score=1.0)
+    cands = [Candidate(text=name, hit=hit, order=n, start=0) for n, name in enumerate(("best", "runner-up"))]
+    for cand, (score, focus) in zip(cands, (best, runner_up)):
+        cand.score, cand.focus, cand.typed = score, focus, 1.0
+    assert _prefer_focused(question, cands)[0].text == first

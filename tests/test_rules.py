@@ -61,6 +61,10 @@ def test_answer_type(question, kind):
         ("What is the oldest, and who ran it?", None),  # a superlative names no noun
         ("Who led it?", None),
         ("How many local authorities took part?", "authorities"),
+        # the head is the last of the first run of plurals, not the verb after it
+        ("Which six local authorities took part in the partnerships?", "authorities"),
+        ("Which sports clubs joined the scheme?", "clubs"),
+        ("Which sectors is it listed under?", "sectors"),
         ("What is Diana Reynolds' job title in the Welsh Government?", "title"),  # the noun after a possessive
         ("What was the project's budget?", "budget"),
         ("What's Kate Pahl's role?", "role"),

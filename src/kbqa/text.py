@@ -323,8 +323,13 @@ def focus_word(question: str) -> str | None:
         # "how many national events will…" → "events"; "how many people sat on…" → "people": the head is the
         # last plural among the first words, else the first word (a verb often follows the noun unmarked)
         return plurals[-1] if plurals else words[0]
-    if len(words) > 1 and plurals[:1] == words[:1]:
-        return words[0]  # "which countries took part" → "countries", not "part"
+    if plurals and plurals[-1] != words[-1]:
+        # "which (six local) countries took part" → "countries", not "took": the head is the last word of the
+        # first run of plurals ("which sports clubs joined" → "clubs"), a verb often follows it unmarked
+        i = words.index(plurals[0])
+        while i + 1 < len(words) and words[i + 1] in plurals:
+            i += 1
+        return words[i]
     if not words or words[-1] in _NOT_FOCUS or (words[-1].endswith("est") and len(words[-1]) > 5):
         return None  # no noun, or a superlative ("what is the oldest, ...")
     return words[-1]

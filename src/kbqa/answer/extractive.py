@@ -355,7 +355,7 @@ class Extractive:
         """Candidates best first, with a close runner-up holding the asked kind of fact moved to the front,
         and the best sentence of an entry that mentions the question's names before one of an entry that
         does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined)."""
-        cands = _prefer_typed(question, self.candidates(question, hits, context))
+        cands = _prefer_focused(question, _prefer_typed(question, self.candidates(question, hits, context)))
         if not cands:
             return cands
         verdicts: dict[tuple[str, object], str | None] = {}
@@ -509,6 +509,18 @@ def _prefer_following(
         return cands
     after = cands[min(near)[1]]  # the nearest, then the best scoring
     return [after, *(c for c in cands if c is not after)]
+
+
+def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) -> list[Candidate]:
+    """When the best sentence lacks the noun asked for ("which sectors…"), it would be declined: a runner-up
+    that has the noun (and the kind of fact asked for) and scores within reach of it goes first instead."""
+    if not cands or not _focus_stems(question) or cands[0].focus >= SYNONYM_WEIGHT:
+        return cands
+    top, kind = cands[0].score, answer_type(question)
+    better = next(
+        (c for c in cands[1:] if c.focus >= SYNONYM_WEIGHT and (c.typed or not kind) and c.score >= within * top), None
+    )
+    return cands if better is None else [better, *(c for c in cands if c is not better)]
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
