@@ -55,6 +55,7 @@ def main() -> int:
 
     from kbqa.index.embed import BaseEmbedder, make_embedder
     from kbqa.index.keyword import KeywordIndex
+    from kbqa.index.manifest import stored_entries
     from kbqa.index.store import Store
     from kbqa.retrieve import Retriever
 
@@ -103,7 +104,7 @@ def main() -> int:
             "chroma": disk_mb(data_dir / "chroma"),
             "bm25": disk_mb(*(data_dir / n for n in manifest.data["bm25"]["segments"])),
             "manifest": disk_mb(manifest.path),
-            "catalogue_in_manifest": len(json.dumps([i.get("entries", []) for i in manifest.files.values()])) / 1e6,
+            "catalogue_in_manifest": len(json.dumps([stored_entries(i) for i in manifest.files.values()])) / 1e6,
         }
         chunks = build["count"]
     finally:

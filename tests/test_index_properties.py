@@ -52,6 +52,7 @@ from hypothesis.stateful import (
 )
 
 from kbqa.api import KnowledgeBase
+from kbqa.index.manifest import stored_entries
 from kbqa.index.store import Store
 from tests.index_model import (
     BAD_KINDS,
@@ -434,7 +435,7 @@ class IndexMachine(RuleBasedStateMachine):
         for source, info in view.files.items():
             assert listed[source].chunks == info["chunks"]
             doc = self.model.indexed[source].doc
-            got = [(e["title"], e["year_start"], e["year_end"]) for e in info["entries"]]
+            got = [(e["title"], e["year_start"], e["year_end"]) for e in stored_entries(info)]
             assert got == doc.expected_entries(), f"{source}: entries {got} != {doc.expected_entries()}"
         assert self.kb.facets().sources == sorted(view.files)
 

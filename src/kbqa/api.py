@@ -31,6 +31,7 @@ from kbqa.conversation import Conversation
 from kbqa.errors import StoreError, UsageError
 from kbqa.index.embed import BaseEmbedder, make_embedder
 from kbqa.index.keyword import KeywordIndex
+from kbqa.index.manifest import stored_entries
 from kbqa.index.store import Store
 from kbqa.ingestion import pipeline
 from kbqa.ingestion.pipeline import Progress
@@ -169,13 +170,14 @@ class KnowledgeBase:
         return [
             SourceInfo(
                 source=source,
-                title=(info.get("entries") or [{}])[0].get("title", ""),
-                entries=len(info.get("entries", [])),
+                title=(entries or [{}])[0].get("title", ""),
+                entries=len(entries),
                 chunks=info["chunks"],
                 path=info["path"],
                 ingested_at=info.get("ingested_at", 0.0),
             )
             for source, info in sorted(self.store.manifest.files.items())
+            for entries in [stored_entries(info)]
         ]
 
     def facets(self) -> Facets:

@@ -64,6 +64,9 @@ class Store:
         # Threads sharing a KnowledgeBase (the web UI's users) may all open the store at once; Chroma fails
         # when two threads create a client for one folder together ("Could not connect to tenant").
         self._open_lock = threading.RLock()
+        # Chroma's count() scans its metadata (80 ms at 1M chunks): a search reuses the count taken with the same
+        # client and manifest; a write in this process, a commit or a new client takes it again.
+        self._counted: tuple[Any, tuple[int, ...] | None, int] | None = None  # (client, manifest stamp, count)
 
     # ------------------------------------------------------------ chroma
     @property
@@ -171,6 +174,7 @@ class Store:
                 return getattr(self.collection, method)(**kwargs)
 
     def upsert(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        self._counted = None
         for start in range(0, len(chunks), _CHROMA_BATCH):
             batch = chunks[start : start + _CHROMA_BATCH]
             self._op(
@@ -182,6 +186,7 @@ class Store:
             )
 
     def delete(self, ids: list[str]) -> None:
+        self._counted = None
         for start in range(0, len(ids), _CHROMA_BATCH):
             self._op("delete", ids=ids[start : start + _CHROMA_BATCH])
 
@@ -205,6 +210,16 @@ class Store:
 
     def count(self) -> int:
         return int(self._op("count"))
+
+    def _search_count(self) -> int:
+        """`count()`, reused while the client and the manifest are the ones it was taken with."""
+        client, stamp = self.client, self._manifest_stamp
+        counted = self._counted
+        if counted is not None and counted[0] is client and counted[1] == stamp:
+            return counted[2]
+        total = self.count()
+        self._counted = (client, stamp, total)
+        return total
 
     def get(self, ids: list[str], with_vectors: bool = False) -> dict[str, tuple[Chunk, np.ndarray | None]]:
         """Live chunks by id (dead or missing ids are left out); asked for in batches Chroma accepts."""
@@ -256,7 +271,7 @@ class Store:
         manifest = self.manifest
         if not manifest.files:
             return [], True
-        total = self.count()
+        total = self._search_count()
         live_total = sum(info["chunks"] for info in manifest.files.values())
         whole = total >= live_total
         if total == 0:
