@@ -118,6 +118,7 @@ class Store:
         with self._open_lock:
             if self._client is seen:
                 self._client = None
+            _forget_client(self.data_dir / "chroma", seen)
 
     def _open_client(self) -> Any:
         import chromadb
@@ -136,7 +137,7 @@ class Store:
                     settings=chroma_settings,
                 )
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return _fresh_persistent_client(self.data_dir / "chroma", chroma_settings)
+            return _fresh_persistent_client(self.data_dir / "chroma", chroma_settings, self._manifest_stamp)
 
     @contextmanager
     def chroma_errors(self, opening: bool = False) -> Iterator[None]:
@@ -494,8 +495,21 @@ class Store:
 _EMBEDDED_OPEN_LOCK = threading.Lock()
 
 
-def _fresh_persistent_client(path: Path, settings: Any) -> Any:
-    """A client of the embedded Chroma in `path` that reads the folder as it is now.
+# Per folder, the embedded client last opened in this process and the manifest commit it was opened after.
+_CURRENT: dict[str, tuple[tuple[int, ...] | None, Any]] = {}
+
+
+def _forget_client(path: Path, client: Any) -> None:
+    """Never hand out `client` again (it showed a stale view)."""
+    with _EMBEDDED_OPEN_LOCK:
+        if _CURRENT.get(str(path), (None, None))[1] is client:
+            _CURRENT.pop(str(path), None)
+
+
+def _fresh_persistent_client(path: Path, settings: Any, stamp: tuple[int, ...] | None = None) -> Any:
+    """A client of the embedded Chroma in `path` that reads the folder as it is now: the one this process
+    opened last if no commit came since (`stamp` is the manifest's; loading a million vectors takes seconds),
+    else a new one.
 
     Chroma shares one `System` per folder between all the clients of a process, and that System keeps the
     vector index it loaded: chunks another process (a `kbqa ingest` beside `kbqa ui` or `kbqa chat`) added
@@ -509,8 +523,13 @@ def _fresh_persistent_client(path: Path, settings: Any) -> Any:
     from chromadb.api.shared_system_client import SharedSystemClient
 
     with _EMBEDDED_OPEN_LOCK:
+        opened = _CURRENT.get(str(path))
+        if opened is not None and stamp is not None and opened[0] == stamp:
+            return opened[1]
         SharedSystemClient._identifier_to_system.pop(str(path), None)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
+        client = chromadb.PersistentClient(path=str(path), settings=settings)
+        _CURRENT[str(path)] = (stamp, client)
+        return client
 
 
 def _live(manifest: Manifest, chunk: Chunk) -> bool:
