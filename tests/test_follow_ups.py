@@ -138,3 +138,26 @@ def test_a_follow_up_about_the_named_entry_keeps_it_in_focus(corpus_kb):
     chat.ask("What was the Enabling Social Action guidance work that government did with the New Economics Foundation?")
     answer = chat.ask("When did that run?")
     assert "November 2015" in answer.answer and "August 2016" in answer.answer, answer.answer
+
+
+_STRAND_PASSAGE = "Historical: co-ordinated by Professor Sarah Banks. This focused on Tyneside and Coventry."
+
+
+@pytest.mark.parametrize(
+    ("answerer", "shown", "anchor"),
+    [
+        # an extractive answer quotes: its first sentence is the one it relied on
+        ("extractive", "Historical: co-ordinated by Professor Sarah Banks. [1]",
+         "Historical: co-ordinated by Professor Sarah Banks."),
+        # an LLM's rewrite is not in the passage: the sentence its first citation highlights stands in for it
+        ("llm", "Sarah Banks co-ordinated the historical strand. [1]",
+         "Historical: co-ordinated by Professor Sarah Banks."),
+    ],
+)  # fmt: skip
+def test_a_follow_up_points_back_at_the_sentence_the_last_answer_relied_on(answerer, shown, anchor):
+    from kbqa.conversation import next_turn
+    from kbqa.schema import Answer
+
+    cited = Citation(1, "imagine.txt", "Imagine", _STRAND_PASSAGE, 0.8, highlights=[(0, 50)])
+    last = next_turn(Answer("Who co-ordinated the historical strand?", shown, [cited], answerer=answerer), None)
+    assert resolve("What did it focus on?", [last]).anchor == anchor

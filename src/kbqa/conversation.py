@@ -59,6 +59,7 @@ class Turn:
     topic: str | None = None  # title of the entry the conversation is about
     entry_ids: tuple[str, ...] = ()  # entries the conversation is about
     citations: tuple[Citation, ...] = field(default=(), compare=False)  # of its answer (kept in memory only)
+    relied_on: str | None = None  # an LLM's rewrite: the passage sentence its first citation highlights
 
 
 def is_follow_up(question: str) -> bool:
@@ -100,7 +101,7 @@ def resolve(question: str, turns: list[Turn]) -> FollowUp:
     last = turns[-1]
     context = last.standalone[:MAX_CONTEXT_CHARS]
     opened = re.match(r"\s*(.+?)\s*\[\d+\]", last.answer)  # its first sentence, up to its citation marker
-    anchor = opened[1] if opened else None
+    anchor = last.relied_on or (opened[1] if opened else None)  # (quoted, unless an LLM reworded it)
     return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids, anchor)
 
 
@@ -130,7 +131,11 @@ def next_turn(answer: Answer, previous: Turn | None) -> Turn:
         kept = previous.entry_ids[0]
         topic, entry_ids = previous.topic, (kept, *(e for e in entry_ids if e != kept))
     standalone = answer.standalone_question or answer.question
-    return Turn(answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations))
+    relied_on = None
+    if answer.answerer == "llm" and answer.citations and answer.citations[0].highlights:
+        start, end = min(answer.citations[0].highlights)
+        relied_on = answer.citations[0].text[start:end]
+    return Turn(answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations), relied_on)
 
 
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
