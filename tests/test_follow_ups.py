@@ -149,15 +149,16 @@ _STRAND_PASSAGE = "Historical: co-ordinated by Professor Sarah Banks. This focus
         # an extractive answer quotes: its first sentence is the one it relied on
         ("extractive", "Historical: co-ordinated by Professor Sarah Banks. [1]",
          "Historical: co-ordinated by Professor Sarah Banks."),
-        # an LLM's rewrite is not in the passage: the sentence its first citation highlights stands in for it
-        ("llm", "Sarah Banks co-ordinated the historical strand. [1]",
+        # an LLM's rewrite is not in the passage: the passage sentence it rewords stands in for it
+        ("llm", "Professor Sarah Banks co-ordinated the historical strand. [1]",
          "Historical: co-ordinated by Professor Sarah Banks."),
+        ("llm", "It looked at Tyneside and Coventry [1].", "This focused on Tyneside and Coventry."),
     ],
 )  # fmt: skip
 def test_a_follow_up_points_back_at_the_sentence_the_last_answer_relied_on(answerer, shown, anchor):
     from kbqa.conversation import next_turn
     from kbqa.schema import Answer
 
-    cited = Citation(1, "imagine.txt", "Imagine", _STRAND_PASSAGE, 0.8, highlights=[(0, 50)])
+    cited = Citation(1, "imagine.txt", "Imagine", _STRAND_PASSAGE, 0.8, highlights=[(0, 50), (51, 90)])
     last = next_turn(Answer("Who co-ordinated the historical strand?", shown, [cited], answerer=answerer), None)
     assert resolve("What did it focus on?", [last]).anchor == anchor

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kbqa.answer.entities import head
+from kbqa.answer.verify import closest_sentence
 from kbqa.schema import Answer, Citation, Final, FollowUp, TextDelta
 from kbqa.text import without_override
 
@@ -59,7 +60,7 @@ class Turn:
     topic: str | None = None  # title of the entry the conversation is about
     entry_ids: tuple[str, ...] = ()  # entries the conversation is about
     citations: tuple[Citation, ...] = field(default=(), compare=False)  # of its answer (kept in memory only)
-    relied_on: str | None = None  # an LLM's rewrite: the passage sentence its first citation highlights
+    relied_on: str | None = None  # an LLM's answer: the passage sentence its first sentence rewords
 
 
 def is_follow_up(question: str) -> bool:
@@ -131,11 +132,19 @@ def next_turn(answer: Answer, previous: Turn | None) -> Turn:
         kept = previous.entry_ids[0]
         topic, entry_ids = previous.topic, (kept, *(e for e in entry_ids if e != kept))
     standalone = answer.standalone_question or answer.question
-    relied_on = None
-    if answer.answerer == "llm" and answer.citations and answer.citations[0].highlights:
-        start, end = min(answer.citations[0].highlights)
-        relied_on = answer.citations[0].text[start:end]
-    return Turn(answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations), relied_on)
+    return Turn(
+        answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations), _relied_on(answer)
+    )
+
+
+def _relied_on(answer: Answer) -> str | None:
+    """For an LLM's answer, the passage sentence its first sentence rewords (the one the extractive answer
+    it was written from opened with); None for answers that quote."""
+    opened = re.match(r"\s*(.+?)\s*\[\d+\]", answer.answer)
+    if answer.answerer != "llm" or not answer.citations or not opened:
+        return None
+    span = closest_sentence(opened[1], answer.citations[0].text)
+    return answer.citations[0].text[span[0] : span[1]] if span else None
 
 
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
