@@ -446,10 +446,9 @@ def test_sigkill_during_ingest_leaves_a_usable_index(kill_setup, model_cache, ru
 @pytest.mark.slow
 def test_ctrl_c_during_embedding_exits_130_with_one_line(kill_setup, model_cache, run_cli):
     # the first group is committed: the process is now embedding the second group (~10 s of work). On a
-    # machine so loaded that this process only looks again after the ingest has finished (exit 0, every file
-    # committed), nothing was interrupted: the run is repeated, at most three times.
+    # machine so loaded that the signal only lands after the ingest has finished (exit 0), nothing was
+    # interrupted: the run is repeated, at most three times.
     target = len(REAL_FILES) + kill_setup["first_group"]
-    everything = len(REAL_FILES) + kill_setup["generated"]
     for attempt in range(3):
         data_dir = kill_setup["fresh"](f"sigint-{attempt}")
         env = cli_env(model_cache, data_dir, kill_setup["corpus"])
@@ -467,8 +466,8 @@ def test_ctrl_c_during_embedding_exits_130_with_one_line(kill_setup, model_cache
         finally:
             if proc.poll() is None:
                 proc.kill()
-        if proc.returncode != 0 or _manifest_files(data_dir) != everything:
-            break  # interrupted (the checks below say whether properly)
+        if proc.returncode != 0:
+            break  # interrupted (the checks below say whether properly); exit 0: it finished before the signal
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip() and not line.startswith("indexing: ")]
