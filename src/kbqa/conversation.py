@@ -92,6 +92,9 @@ _SUBJECT_PRONOUN = re.compile(
 )
 
 
+_OPENING = re.compile(r"\s*(.+?)\s*\[\d+\]")  # an answer's first sentence, up to its citation marker
+
+
 def resolve(question: str, turns: list[Turn]) -> FollowUp:
     """A follow-up carries the previous turn's question into retrieval and the conversation's entries into
     the candidates; any other question stands alone. The standalone question is one plain sentence: "it"
@@ -101,7 +104,7 @@ def resolve(question: str, turns: list[Turn]) -> FollowUp:
         return FollowUp(question)
     last = turns[-1]
     context = last.standalone[:MAX_CONTEXT_CHARS]
-    opened = re.match(r"\s*(.+?)\s*\[\d+\]", last.answer)  # its first sentence, up to its citation marker
+    opened = _OPENING.match(last.answer)
     anchor = last.relied_on or (opened[1] if opened else None)  # (quoted, unless an LLM reworded it)
     return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids, anchor)
 
@@ -140,7 +143,7 @@ def next_turn(answer: Answer, previous: Turn | None) -> Turn:
 def _relied_on(answer: Answer) -> str | None:
     """For an LLM's answer, the passage sentence its first sentence rewords (the one the extractive answer
     it was written from opened with); None for answers that quote."""
-    opened = re.match(r"\s*(.+?)\s*\[\d+\]", answer.answer)
+    opened = _OPENING.match(answer.answer)
     if answer.answerer != "llm" or not answer.citations or not opened:
         return None
     span = closest_sentence(opened[1], answer.citations[0].text)

@@ -367,9 +367,7 @@ class Extractive:
             return verdicts[key]
 
         if unmentioned(cands[0]):
-            about = next((c for c in cands if not unmentioned(c)), None)
-            if about is not None:
-                cands = [about, *(c for c in cands if c is not about)]
+            cands = _to_front(cands, next((c for c in cands if not unmentioned(c)), None))
         return cands
 
     def judge(self, question: str, hits: list[Hit], cands: list[Candidate]) -> Judgement:
@@ -479,6 +477,11 @@ class Extractive:
         return _with_list_items(_with_enumeration(chosen))
 
 
+def _to_front(cands: list[Candidate], chosen: Candidate | None) -> list[Candidate]:
+    """`cands` with `chosen` (if any) moved to the front."""
+    return cands if chosen is None else [chosen, *(c for c in cands if c is not chosen)]
+
+
 def _with_hits(hits: list[Hit], more: list[Hit]) -> list[Hit]:
     """`hits`, then those of `more` not among them."""
     seen = {h.chunk.id for h in hits}
@@ -507,8 +510,7 @@ def _prefer_following(
     near = [(gap, n) for n, c in enumerate(cands) if (gap := distance(c)) is not None]
     if not near:
         return cands
-    after = cands[min(near)[1]]  # the nearest, then the best scoring
-    return [after, *(c for c in cands if c is not after)]
+    return _to_front(cands, cands[min(near)[1]])  # the nearest, then the best scoring
 
 
 def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) -> list[Candidate]:
@@ -520,7 +522,7 @@ def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) 
     better = next(
         (c for c in cands[1:] if c.focus >= SYNONYM_WEIGHT and (c.typed or not kind) and c.score >= within * top), None
     )
-    return cands if better is None else [better, *(c for c in cands if c is not better)]
+    return _to_front(cands, better)
 
 
 def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -> list[Candidate]:
@@ -541,7 +543,7 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
         return c.score >= within * top
 
     better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)
-    return cands if better is None else [better, *(c for c in cands if c is not better)]
+    return _to_front(cands, better)
 
 
 class _LineGate:
