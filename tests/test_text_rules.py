@@ -17,7 +17,17 @@ from kbqa.answer.extractive import (
     _unmentioned_name,
 )
 from kbqa.schema import Chunk, Entry
-from kbqa.text import answer_type, asks_for_text, field_line, focus_word, has_new_fact, line_kind, tokenize
+from kbqa.text import (
+    answer_type,
+    asks_for_text,
+    field_line,
+    focus_word,
+    gives_intent,
+    has_new_fact,
+    intents,
+    line_kind,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -370,3 +380,37 @@ def test_a_name_after_the_questions_modifier_answers_what_kind(question, sentenc
 )
 def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(question, noun):
     assert asks_for_text(question) == noun
+
+
+@pytest.mark.parametrize(
+    "question, title, asked",
+    [
+        ("How was the data gathered for the Big Society research?", "", ["method"]),
+        ("What methods did the study use?", "", ["method"]),
+        ("What's the headline advice of the project for councils?", "", ["advice"]),
+        ("What did the evaluation find?", "", ["finding"]),
+        ("How does the programme find out what staff think?", "", ["method"]),  # "find out": how, not a finding
+        ("Which two weak spots did the briefing want fixed?", "", ["problem"]),
+        ("What was the point of the workshops?", "", ["purpose"]),
+        ("When did the Imagine project end?", "", []),
+        ("Who funded the Local solutions to local problems trial?", "Local solutions to local problems", []),
+        ("What problems did Local solutions to local problems face?", "Local solutions to local problems", ["problem"]),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
+    assert intents(question, title) == asked
+
+
+@pytest.mark.parametrize(
+    "sentence, asked, gives",
+    [
+        ("It gathered data through surveys in five local authorities.", ["method"], True),
+        ("Public authorities need to do more to convince citizens.", ["advice"], True),
+        ("Levels of co-production did not vary much with age.", ["finding"], True),
+        ("It identifies some negative and unintended impacts.", ["problem"], True),
+        ("Our principal aim was to understand what enabled groups.", ["purpose"], True),
+        ("The programme began in May 2012.", ["method", "advice", "finding", "problem", "purpose"], False),
+    ],
+)
+def test_a_sentence_gives_the_kind_of_answer_in_its_own_words(sentence, asked, gives):
+    assert gives_intent(sentence, asked) is gives

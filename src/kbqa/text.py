@@ -228,6 +228,84 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     return False
 
 
+# What a question asks beyond a fact type — a method, advice, a finding, a problem, a purpose — and the
+# words a sentence that gives it uses. Paraphrased questions ("How was the data gathered?", "What's the
+# headline advice?") share no content word with their answer ("…through surveys in five local
+# authorities", "…need to do more to convince citizens…"); the kind of answer still has its own words.
+INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "method": (
+        re.compile(
+            r"\bhow (?:was|were|is|are|did|do|does)\b[^?]*\b(?:gather|collect|stud|research|investigat|carr|conduct"
+            r"|find out|found out|measur|test|evaluat|assess|explor)\w*|\b(?:method|methods|methodology|data)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(?:survey|interview|workshop|focus group|case stud|questionnaire|observ|action research|desk research"
+            r"|roundtable|literature|review|data|evaluat|pilot|trial|experiment|sample|fieldwork|ethnograph)\w*",
+            re.I,
+        ),
+    ),
+    "advice": (
+        re.compile(r"\b(?:advice|advise|recommend\w*|lessons?|tips?|takeaways?|message|should|urge\w*)\b", re.I),
+        re.compile(r"\b(?:recommend\w*|should|need(?:s|ed)? to|must|ought|calls? for|advis\w*|urge\w*)\b", re.I),
+    ),
+    "finding": (
+        re.compile(
+            r"\b(?:find|found|findings?|learn\w*|show\w*|conclu\w*|results?|discover\w*|reveal\w*|evidence)\b"
+            r"(?! out)",
+            re.I,
+        ),
+        re.compile(
+            r"\b(?:found|finds|findings?|show\w*|suggest\w*|conclu\w*|reveal\w*|indicat\w*|evidence|higher|lower"
+            r"|more likely|less likely|increas\w*|decreas\w*|did not vary)\b",
+            re.I,
+        ),
+    ),
+    "problem": (
+        re.compile(
+            r"\b(?:problems?|difficult\w*|challeng\w*|weak\w*|wrong|barriers?|obstacles?|backfire|downsides?"
+            r"|drawbacks?|risks?|improve\w*|fix\w*|held back|hold\w* back|limitations?|shortcomings?)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(?:challeng\w*|barriers?|difficult\w*|problems?|lack\w*|weak\w*|negative|unintended|risks?"
+            r"|improvement\w*|held back|hinder\w*|obstacles?|limit\w*|tension\w*|fail\w*)\b",
+            re.I,
+        ),
+    ),
+    "purpose": (
+        re.compile(
+            r"\b(?:aims?|purpose|goals?|point of|objectives?|why did|trying to|meant to|intended|set out to|for what)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(?:aim\w*|purpose|goals?|objectives?|intend\w*|in order to|to understand|seeks?|designed to|so that)\b",
+            re.I,
+        ),
+    ),
+}
+
+
+def intents(question: str, title: str = "") -> list[str]:
+    """The kinds of answer (see `INTENTS`) a question asks for; [] when it asks none of them.
+
+    Words within a run of the entry's `title` words name the entry, not what is asked ("…the Local
+    solutions to local problems trial?" asks no problem)."""
+    named = set(re.findall(r"\w+", title.lower()))
+
+    def in_title(m: re.Match[str]) -> bool:
+        before = re.findall(r"\w+", question[: m.start()].lower())[-1:]
+        after = re.findall(r"\w+", question[m.end() :].lower())[:1]
+        return set(m.group().lower().split()) <= named and bool(set(before + after) & named)
+
+    return [name for name, (asks, _) in INTENTS.items() if any(not in_title(m) for m in asks.finditer(question))]
+
+
+def gives_intent(sentence: str, names: list[str]) -> bool:
+    """Does the sentence use the words of one of the asked kinds of answer?"""
+    return any(INTENTS[n][1].search(sentence) for n in names)
+
+
 _DECADE = re.compile(r"(?:19|20)\d0s", re.I)
 _SEVERAL = re.compile(r"\b(?:which|what)\s+(?:three|four|five|six|seven|eight|nine|ten|twelve|[3-9]|\d\d)\b", re.I)
 SEVERAL_NAMES = 3  # new names a "which five X" answer must hold

@@ -32,8 +32,10 @@ from kbqa.text import (
     asks_for_text,
     field_line,
     focus_word,
+    gives_intent,
     has_new_fact,
     instructions_notice,
+    intents,
     is_overview,
     line_kind,
     normalize_space,
@@ -54,6 +56,7 @@ WEIGHTS = {
     "ctx": 0.20,
     "typed": 0.10,
     "focus": 0.10,
+    "cue": 0.20,
     "prior": 0.05,
     "title": -0.15,
     "field": -0.10,
@@ -281,6 +284,7 @@ class Candidate:
     ctx: float = 0.0  # ... in its passage (with title and section)
     typed: float = 0.0  # holds a new fact of the kind asked for (a name for "who", a year for "when"...)
     focus: float = 0.0  # contains the noun the question asks for ("which council priorities" → priorities)
+    cue: float = 0.0  # uses the words of the kind of answer asked for ("how was it gathered" → "survey")
     prior: float = 0.0  # retrieval score of its passage, relative to the best
     title: float = 0.0  # it is the entry's title line (echoes the question, rarely answers it)
     field: float = 0.0  # it is a "Keywords:" line
@@ -331,6 +335,7 @@ class Extractive:
         top = max(h.score for h in hits) or 1.0
         topical = bool(_TOPIC_WORDS.search(question))
         counted = _other_words_for(focus_word(question))
+        wants = {h.chunk.title: intents(question, h.chunk.title) for h in hits}
         for cand, sim, words in zip(cands, sims, sent_tokens):
             toks = set(words)
             cand.sim = float(sim)
@@ -339,6 +344,8 @@ class Extractive:
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
+            asks = wants[cand.hit.chunk.title]
+            cand.cue = 0.5 if not asks else (1.0 if gives_intent(cand.text, asks) else 0.0)
             cand.prior = cand.hit.score / top
             cand.title = (
                 1.0
