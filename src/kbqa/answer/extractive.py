@@ -344,8 +344,8 @@ class Extractive:
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
-            asks = wants[cand.hit.chunk.title]
-            cand.cue = 0.5 if not asks else (1.0 if gives_intent(cand.text, asks) else 0.0)
+            intent = wants[cand.hit.chunk.title]
+            cand.cue = 0.5 if not intent else (1.0 if gives_intent(cand.text, intent) else 0.0)
             cand.prior = cand.hit.score / top
             cand.title = (
                 1.0
