@@ -243,3 +243,14 @@ def test_an_affiliation_is_quoted_from_the_contributed_by_line(line, who, expect
     answer = answer_from(meta, question, chunks, {})
     assert expected in answer.answer
     assert answer.abstained is ("no affiliation" in expected)
+
+
+def test_a_keyword_matches_its_other_inflections():
+    """'Which entries carry the keyword public service reform?' finds an entry tagged 'public service reforms'."""
+    entries = [
+        Entry("a#0", "a", "Briefing", keywords=["public service reform", "social justice"]),
+        Entry("b#0", "b", "Book", keywords=["public services", "public service reforms"]),
+        Entry("c#0", "c", "Report", keywords=["public services"]),
+    ]
+    meta = match("Which entries carry a 'public service reform' keyword?", entries)
+    assert meta is not None and {e.title for e in meta.entries} == {"Briefing", "Book"}

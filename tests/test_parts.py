@@ -163,3 +163,32 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
     for cand, (score, focus) in zip(cands, (best, runner_up)):
         cand.score, cand.focus, cand.typed = score, focus, 1.0
     assert _prefer_focused(question, cands)[0].text == first
+
+
+@pytest.mark.parametrize(
+    ("question", "runner_up", "score", "same_entry", "first"),
+    [
+        # "when" whose best sentence holds no date: the entry's own date line answers it from further back
+        ("In which month did the briefing come out?", "December 2018", 0.61, True, "December 2018"),
+        # ... but not a date line of another entry, nor one far behind
+        ("In which month did the briefing come out?", "December 2018", 0.61, False, "best"),
+        ("In which month did the briefing come out?", "December 2018", 0.50, True, "best"),
+        # a long sentence with a date needs the usual closeness
+        (
+            "When did the briefing come out?",
+            "The briefing came out in the winter of 2018, after the pilot.",
+            0.61,
+            True,
+            "best",
+        ),
+    ],
+)
+def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question, runner_up, score, same_entry, first):
+    from kbqa.answer.extractive import Candidate, _prefer_typed
+    from kbqa.schema import Chunk, Hit
+
+    entry = Hit(chunk=Chunk("c1", "text", "s.txt", "Briefing", {"entry_id": "s.txt#1"}), score=1.0)
+    other = Hit(chunk=Chunk("c2", "text", "s.txt", "Other", {"entry_id": "s.txt#2"}), score=1.0)
+    best = Candidate(text="best", hit=entry, order=0, start=0, score=0.73, typed=0.0)
+    late = Candidate(text=runner_up, hit=entry if same_entry else other, order=1, start=0, score=score, typed=1.0)
+    assert _prefer_typed(question, [best, late])[0].text == first

@@ -43,6 +43,9 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Which university's researchers led it?", "person"),
         ("When councils share budgets, how many residents take part?", "number"),
         ("When, after the pilot, did the council decide?", "date"),
+        ("Where can I see what changes the programme seeks?", None),  # where to look, not a place
+        ("Where could readers find the full report?", None),
+        ("Where can the jury have met?", "place"),
     ],
 )
 def test_answer_type(question, kind):
@@ -123,6 +126,9 @@ def test_sentence_splitting(text, expected):
         ),
         ("They were Kirklees, Leeds, Newport, Cardiff and York.", "Which five local authorities were surveyed?", True),
         ("The panel met in Leeds.", "Which local authority hosted the panel?", True),
+        # "which month" wants a month, not a year
+        ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
+        ("December 2018", "In which month did the briefing come out?", True),
     ],
 )
 def test_a_sentence_holds_the_kind_of_fact_asked_for(sentence, question, holds):

@@ -157,6 +157,13 @@ def asks_for_text(question: str) -> str | None:
 _WHEN_CLAUSE = re.compile(r"^\W*when\b[^?]*?,\s*(?=(?:which|what|who|whom|how|where|why)\b)", re.I)
 
 
+# "Where can I read/see/find out…" asks where to look (a website, a report), not for a place.
+_WHERE_TO_LOOK = re.compile(
+    r"\bwhere (?:can|could|do|should|might|would) (?:i|you|we|one|people|readers?) (?:\w+ )?"
+    r"(?:see|read|find|look|learn|get|access|download|watch|view)\b"
+)
+
+
 def answer_type(question: str) -> str | None:
     """The kind of fact a question asks for: person (or organisation), date, duration, number, money, place, or None."""
     q = question.lower()
@@ -174,8 +181,10 @@ def answer_type(question: str) -> str | None:
         return "number"
     if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
         return "person"
-    if re.search(rf"^\W*(?:and\s+)?where\b|\bwhere {aux}\b|\bfrom where\b", q) and not re.search(
-        r"\b(?:come|comes|came|derive[sd]?|originate[sd]?|stem[s]?)\s+from\b", q
+    if (
+        re.search(rf"^\W*(?:and\s+)?where\b|\bwhere {aux}\b|\bfrom where\b", q)
+        and not re.search(r"\b(?:come|comes|came|derive[sd]?|originate[sd]?|stem[s]?)\s+from\b", q)
+        and not _WHERE_TO_LOOK.search(q)
     ):
         return "place"  # but "where does the idea come from?" asks for an origin, not a place
     focus = focus_word(question)
@@ -220,6 +229,8 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
             continue  # a year is not an answer to "how many"
         if kind == "date" and focus in ("decade", "decades") and not _DECADE.fullmatch(found):
             continue  # "from which decade": "the 1970s", not "December 2017"
+        if kind == "date" and focus in ("month", "months") and not re.fullmatch(_MONTHS, found):
+            continue  # "in which month": "December", not "2018"
         if kind == "number" and focus and "how many" in q and not _counts(body[m.end() :], focus, counted):
             continue  # "how many stakeholders came to the three workshops": "three" counts workshops
         new.add(found)

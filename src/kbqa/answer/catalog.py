@@ -257,7 +257,13 @@ def _clean_topic(topic: str) -> str:
 
 
 def _has_keyword(keyword: str) -> Callable[[Entry], bool]:
-    return lambda e: keyword in (k.lower() for k in e.keywords)
+    """A criterion: the entry has this keyword, in any inflection ("public service reforms" too)."""
+    stems = _stems(keyword)
+    return lambda e: any(_stems(k) == stems for k in e.keywords)
+
+
+def _stems(phrase: str) -> tuple[str, ...]:
+    return tuple(tokenize([phrase])[0])
 
 
 def _longest_mentioned(q: str, options: set[str]) -> str | None:
@@ -546,8 +552,9 @@ def entries_about(
         entry_id = hit.chunk.metadata.get("entry_id")
         if entry_id in by_id and words <= set(tokenize([hit.chunk.embed_text])[0]):
             out.setdefault(entry_id, by_id[entry_id])
+    tagged = _has_keyword(topic)
     for e in entries:
-        if topic.lower() in (k.lower() for k in e.keywords):
+        if tagged(e):
             out.setdefault(e.entry_id, e)
     return list(out.values())
 

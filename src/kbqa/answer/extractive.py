@@ -108,6 +108,8 @@ SYNONYMS = [
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
+DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
+DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
 
 
@@ -547,6 +549,8 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     def qualifies(c: Candidate) -> bool:
         if kind == "duration" and c.hit.chunk.metadata.get("entry_id") == entry:
             return _is_title_line(c.text, c.hit.chunk.title)
+        if kind == "date" and c.hit.chunk.metadata.get("entry_id") == entry and len(c.text.split()) <= DATE_LINE_WORDS:
+            return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
         return c.score >= within * top
 
     better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)
