@@ -192,3 +192,31 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
     best = Candidate(text="best", hit=entry, order=0, start=0, score=0.73, typed=0.0)
     late = Candidate(text=runner_up, hit=entry if same_entry else other, order=1, start=0, score=score, typed=1.0)
     assert _prefer_typed(question, [best, late])[0].text == first
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "unsaid"),
+    [
+        # a name in sentences that never say the verb asked about is not the answer
+        (
+            "Who founded the New Economics Foundation?",
+            "The project used the New Economics Foundation's network.",
+            "who founded it",
+        ),
+        ("Who chaired the jury?", "The jury met in Fraserburgh with Nick Bland.", "who chaired it"),
+        # the verb itself, another form of it, or a synonym of it says it
+        ("Who runs the choir today?", "It is now run by a members' committee.", None),
+        ("Who carries out the evaluation?", "Evaluation is carried out by academics.", None),
+        ("Who funded the study?", "The study was paid for by the council.", None),
+        ("Who led the historical strand?", "Historical: co-ordinated by Professor Sarah Banks.", None),
+        # other questions are not checked
+        ("Who was the first chair?", "Sam Odell.", None),
+        ("When did it end?", "In December 2017.", None),
+    ],
+)
+def test_a_who_question_is_answered_only_by_sentences_that_say_its_verb(question, answer, unsaid):
+    from kbqa.answer.extractive import Candidate, _unsaid_verb
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", answer, "s.txt", "Entry", {}), score=1.0)
+    assert _unsaid_verb(question, [Candidate(text=answer, hit=hit, order=0, start=0)]) == unsaid

@@ -10,6 +10,7 @@ claim is exactly what its citation says.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -175,6 +176,10 @@ class Judgement:
     missing: str | None  # e.g. "a number", "a name": the kind of fact asked for, absent from the best sentence
     confidence: float
 
+    def confident(self, threshold: float) -> bool:
+        """Answer: nothing asked for is missing and the confidence reaches `threshold`."""
+        return not self.missing and self.confidence >= threshold
+
 
 _KIND_NAMES = {
     "person": "a name",
@@ -247,6 +252,26 @@ def _missing(
     if focus and not named and not _names_an_instance(question, best.text):
         return f"the {focus_word(question)} asked about"
     return None
+
+
+# "Who chaired the group?": the answer must say the verb (or a synonym of it), not an auxiliary.
+_WHO_DID = re.compile(
+    r"^\W*(?:and\s+)?who\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|else)\b)"
+    r"(?P<verb>[a-z]+(?:ed|s))\b",
+    re.IGNORECASE,
+)
+
+
+def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
+    """What a "who <verb>ed" question asks that the answer never says (a name in sentences that never say
+    who chaired the group is no chair), e.g. "who chaired it"; None when it says it, or asks no such thing."""
+    m = _WHO_DID.match(question)
+    if not m or not picked:
+        return None
+    stems = set(tokenize([m["verb"]])[0])
+    wanted = stems.union(*(_synonym_stems().get(v, set()) for v in stems))
+    said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
+    return None if wanted & said else f"who {m['verb'].lower()} it"
 
 
 # "What CUPI scheme…" asks for a name that follows the modifier: "developed using CUPI ‘Thinking Funding’".
@@ -440,19 +465,15 @@ class Extractive:
             if anchor and REFERS_BACK.search(part):
                 cands = _prefer_following(part, anchor, cands)
             verdict = self.judge(part, pool, cands)
+            picked = self._pick(question, i, cands, chosen) if verdict.confident(self.threshold) else []
+            unsaid = _unsaid_verb(part, picked)
+            if unsaid:
+                verdict = dataclasses.replace(verdict, missing=unsaid)
             first = first or verdict
             closest = closest or (cands[0].hit.chunk.title if cands else None)
-            if verdict.missing or verdict.confidence < self.threshold:
+            if not picked or unsaid:
                 unanswered.append(part)
                 continue
-            if i == 0:
-                picked = _overview(cands[0]) if is_overview(question) else self.select(cands)
-            else:  # its best sentence — or, if the answer already quotes that one, its best new one nearly as good
-                fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
-                best = cands[0] if cands[0].text not in {x.text for x in chosen} else fresh
-                if best.score < PART_RUNNER_UP * cands[0].score:
-                    best = cands[0]
-                picked = _with_list_items(_with_enumeration([best]))
             chosen += [c for c in picked if c.text not in {x.text for x in chosen}]
         assert first is not None
         if not chosen:
@@ -462,6 +483,18 @@ class Extractive:
         if unanswered:  # say which part is not answered rather than declining the whole question
             text += " " + not_answered(unanswered)
         return Answer(question, text, citations, confidence=first.confidence)
+
+    def _pick(self, question: str, i: int, cands: list[Candidate], chosen: list[Candidate]) -> list[Candidate]:
+        """The sentences that answer part `i` of the question."""
+        if i == 0:
+            return _overview(cands[0]) if is_overview(question) else self.select(cands)
+        # a later part: its best sentence — or, if the answer already quotes that one, its best new one nearly
+        # as good
+        fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
+        best = cands[0] if cands[0].text not in {x.text for x in chosen} else fresh
+        if best.score < PART_RUNNER_UP * cands[0].score:
+            best = cands[0]
+        return _with_list_items(_with_enumeration([best]))
 
     def select(self, cands: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
