@@ -254,3 +254,36 @@ def test_a_keyword_matches_its_other_inflections():
     ]
     meta = match("Which entries carry a 'public service reform' keyword?", entries)
     assert meta is not None and {e.title for e in meta.entries} == {"Briefing", "Book"}
+
+
+@pytest.mark.parametrize(
+    ("line", "people", "expected"),
+    [
+        ("Contributed by: Nick Bland, Oliver Escobar – What Works Scotland", ["Nick Bland", "Oliver Escobar"],
+         {"Nick Bland": "What Works Scotland", "Oliver Escobar": "What Works Scotland"}),  # a shared affiliation
+        ("Contributed by: Elke Loeffler – Governance International; Tony Bovaird – University of Birmingham.",
+         ["Elke Loeffler", "Tony Bovaird"],
+         {"Elke Loeffler": "Governance International", "Tony Bovaird": "University of Birmingham."}),
+        ("Contributed by: Diana Reynolds, Welsh Government", ["Diana Reynolds"], {"Diana Reynolds": "Welsh Government"}),
+        ("Contributed by: Jo Bloggs", ["Jo Bloggs"], {}),  # no affiliation given
+    ],
+)  # fmt: skip
+def test_each_contributor_gets_the_affiliation_their_line_gives(line, people, expected):
+    from kbqa.answer.catalog import affiliations
+
+    assert affiliations(Entry("e#0", "e", "E", contributors=people), line) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "org"),
+    [
+        ("Which contributors are based at the University of Edinburgh?", "University of Edinburgh"),
+        ("Who is from Newcastle University?", "Newcastle University"),
+        ("Which researchers work for Governance International?", "Governance International"),
+        ("Who contributed the Imagine entry?", None),  # contributors of an entry, not people at a place
+        ("Which entries are from Newcastle University?", None),  # entries, not people
+    ],
+)
+def test_people_at_an_organisation(question, org):
+    meta = match(question, _corpus_entries())
+    assert (meta.value if meta is not None and meta.field == "people at" else None) == org

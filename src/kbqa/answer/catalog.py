@@ -70,6 +70,14 @@ _AFFILIATION_OF = re.compile(
     r"|^\W*(?:and\s+)?what\s+is\s+(?P<who3>.+?)['’]s?\s+affiliation\W*$",
     re.IGNORECASE,
 )
+# "Which contributors are based at the University of Edinburgh?", "Who is from Newcastle University?": the
+# people whose affiliation on a "Contributed by:" line names an organisation (found by `_mentioned_contributor`).
+_PEOPLE_AT = re.compile(
+    r"^\W*(?:and\s+)?(?:(?:which|what|list(?: the| all)?|name(?: the| all)?)\s+(?:of the\s+)?"
+    r"(?:contributors?|people|persons|researchers?|authors?|academics?)|who)\s+(?:(?:is|are|was|were)\s+)?"
+    r"(?:based\s+(?:at|in)|from|at|with|work(?:s|ed|ing)?\s+(?:at|for)|affiliated\s+with|listed\s+with)\b",
+    re.IGNORECASE,
+)
 # "What keywords is X tagged with?", "list the keywords on X", "What is X tagged with?": one entry's keywords
 # (not "Which entries have the keyword Y?", a listing).
 _KEYWORDS_OF = re.compile(
@@ -182,6 +190,11 @@ def match(
             return None
         named = [e for e in entries if any(p.lower() == who.lower() for p in e.contributors)]
         return MetaQuery("affiliation", who, named, needles=["contributed by", who.lower()])
+    if _PEOPLE_AT.search(question):
+        org = _mentioned_contributor(question, entries)
+        if org and not any(org == p for e in entries for p in e.contributors):
+            named = [e for e in entries if any(org.lower() in a.lower() for a in e.affiliations)]
+            return MetaQuery("people at", org, named, needles=["contributed by"])
     if _KEYWORDS_OF.search(question) and not _LISTING_ENTRIES.search(question):
         named = _named_or_in_focus(question, entries, focus)
         if named:
@@ -334,6 +347,8 @@ def answer_from(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores
         return _keywords_of(meta, question, chunks, scores)
     if meta.field == "affiliation":
         return _affiliation_of(meta, question, chunks, scores)
+    if meta.field == "people at":
+        return _people_at(meta, question, chunks, scores)
     lines = [_lead(meta, n)]
     citations: list[Citation] = []
     for entry in meta.entries[:MAX_LISTED]:
@@ -424,6 +439,52 @@ def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], sc
     listed = f" among the contributors of “{meta.entries[0].title}”" if meta.entries else ""
     text = f"The knowledge base names {who}{listed} but gives no affiliation for them."
     return Answer(question, text, [], status="abstained", answerer="catalog")
+
+
+def _people_at(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
+    """'Which contributors are at X?': every person whose affiliation names X, with the entries that list
+    them so, each cited to its "Contributed by:" line."""
+    org = meta.value.lower()
+    people: dict[str, list[str]] = {}  # person → citation markers
+    citations: list[Citation] = []
+    for entry in meta.entries[:MAX_LISTED]:
+        chunk = _evidence_chunk(entry, meta, chunks)
+        line = _line_with(chunk.text, "contributed by") if chunk is not None else None
+        at = [p for p, aff in affiliations(entry, line or "").items() if org in aff.lower()]
+        if chunk is None or not at:
+            continue
+        citations.append(_cite(len(citations) + 1, entry, chunk, meta, scores))
+        for person in at:
+            people.setdefault(person, []).append(f"[{len(citations)}]")
+    if not people:
+        text = f"The knowledge base lists no contributor with {meta.value}."
+        return Answer(question, text, [], status="abstained", answerer="catalog")
+    lead = f"{len(people)} contributor{'s are' if len(people) > 1 else ' is'} listed with {meta.value}:"
+    items = [f"• {person} {' '.join(marks)}" for person, marks in people.items()]
+    return Answer(question, "\n".join([lead, *items]), citations, answerer="catalog", confidence=1.0)
+
+
+def _line_with(text: str, needle: str) -> str | None:
+    return next((line for line in text.splitlines() if needle in line.lower()), None)
+
+
+def affiliations(entry: Entry, line: str) -> dict[str, str]:
+    """Each contributor's affiliation as the entry's "Contributed by:" `line` gives it: "A – Org" gives A
+    Org; "A, B – Org" gives both Org (people listed before a shared affiliation); "A, Org" at the end too."""
+    spots = sorted((line.find(p), p) for p in entry.contributors if p in line)
+    out: dict[str, str] = {}
+    waiting: list[str] = []
+    for i, (pos, person) in enumerate(spots):
+        end = spots[i + 1][0] if i + 1 < len(spots) else len(line)
+        after = line[pos + len(person) : end].strip(" ,;")
+        waiting.append(person)
+        dash = re.match(r"^[–—-]\s*(?P<aff>.+)$", after)
+        last = i + 1 == len(spots)
+        if dash or (last and after):
+            for p in waiting:
+                out[p] = (dash["aff"] if dash else after).strip(" ,;")
+            waiting = []
+    return out
 
 
 def _ran(entry: Entry, verb: str) -> str:
