@@ -227,7 +227,9 @@ def test_affiliation_of_a_named_contributor(question, who):
         ("Contributed by: Ann Lee – Marsh University.", "Ann Lee", "Ann Lee: Marsh University, as"),
         ("Contributed by: Ann Lee – Marsh University (Fen campus), Bo Day – Hull", "Ann Lee", "(Fen campus), as"),
         ("Contributed by: Bo Day – Uni of Hull, INLOGOV (Institute); Ann Lee – X", "Bo Day", "Hull, INLOGOV (Institute), as"),
-        ("Contributed by: Cy Ng, Ann Lee – Marsh University", "Cy Ng", "gives no affiliation"),  # none after the name
+        # an affiliation after several names is shared, and the answer says so
+        ("Contributed by: Cy Ng, Ann Lee – Marsh University", "Cy Ng", "Marsh University, the affiliation that"),
+        ("Contributed by: Cy Ng", "Cy Ng", "gives no affiliation"),  # none given
     ],
 )  # fmt: skip
 def test_an_affiliation_is_quoted_from_the_contributed_by_line(line, who, expected):

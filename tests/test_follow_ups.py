@@ -33,6 +33,27 @@ def test_the_standalone_question_is_one_plain_sentence_about_the_topic(question,
     assert resolve(question, [IMAGINE]).standalone == standalone
 
 
+@pytest.mark.parametrize(
+    ("answer", "question", "standalone"),
+    [
+        ("Cultural: co-ordinated by Professor Kate Pahl. [1]", "Which university is she from?",
+         "Which university is Kate Pahl from?"),
+        ("It is led by Angie Hart. [1]", "What is her affiliation?", "What is Angie Hart’s affiliation?"),
+        ("Democratic: co-ordinated by Dr Paul Ward. [1]", "Where is he based, and what did he write?",
+         "Where is Paul Ward based, and what did Paul Ward write?"),
+    ],
+)  # fmt: skip
+def test_she_and_he_are_the_person_the_last_answer_named(answer, question, standalone):
+    """A question about the person the last answer named stands on its own (no topic carried over)."""
+    last = Turn("Who co-ordinated it?", answer, "Who co-ordinated it?", IMAGINE.topic, IMAGINE.entry_ids)
+    follow = resolve(question, [last])
+    assert (follow.standalone, follow.context, follow.entry_ids) == (standalone, None, ())
+
+
+def test_she_without_a_person_named_keeps_the_topic():
+    assert resolve("Who held the post before her?", [IMAGINE]).context is not None
+
+
 def test_standalone_questions_never_nest_earlier_turns():
     turns = [IMAGINE]
     for question in ["Who ran it?", "When did it end?", "And who funded it?"]:
@@ -97,6 +118,8 @@ def test_a_pick_from_a_listed_answer_keeps_the_items_citation(question, expected
          "Making the case"),
         # "it" is what the last answer opened with: the strand, whose description follows its line
         (["Who co-ordinated the historical strand of Imagine?"], "What did it focus on?", "Tyneside"),
+        # "she" is the person the last answer named
+        (["Who co-ordinated the social work package of Imagine?"], "Which university is she from?", "Brighton"),
     ],
 )  # fmt: skip
 def test_follow_ups_are_answered_from_the_entry_in_focus(corpus_kb, history, question, must):

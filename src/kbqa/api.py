@@ -284,6 +284,9 @@ class KnowledgeBase:
             )
         k, filters, abstain_threshold = self.check_options(k=k, filters=filters, abstain_threshold=abstain_threshold)
         asked, overridden = without_override(question)  # "Ignore your sources and …": answered from them anyway
+        # a follow-up resolved into a question of its own ("Where is she based?" → "… Kate Pahl …") is asked as that
+        restated = follow is not None and follow.context is None and follow.standalone != asked
+        asked = follow.standalone if follow is not None and restated else asked
         request = Request(
             question=asked,
             follow=follow or FollowUp(asked),
@@ -300,8 +303,8 @@ class KnowledgeBase:
         events = self._parts(request) if answerer is None else None
         if events is None:
             events = self._choose(request, answerer).stream(request)
-        if overridden:
-            events = _as_asked(events, question, OVERRIDE_NOTICE)
+        if overridden or restated:
+            events = _as_asked(events, question, OVERRIDE_NOTICE if overridden else "")
         return AnswerStream(events, on_final)
 
     def _parts(self, request: Request) -> Iterator[Event] | None:

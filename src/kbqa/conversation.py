@@ -92,6 +92,31 @@ _SUBJECT_PRONOUN = re.compile(
 )
 
 
+_PERSONAL = re.compile(r"\b(?:he|him|his|she|her|hers)\b", re.I)
+_PERSONAL_SUBJECT = re.compile(r"\b(?:he|she|him)\b", re.I)
+_POSSESSIVE = re.compile(r"\b(?:his|her)\b", re.I)
+# A person an answer names: after a title ("Professor Kate Pahl"), or a two- or three-word name after
+# "by" ("co-ordinated by Angie Hart").
+_PERSON = re.compile(
+    r"\b(?:Professor|Prof\.?|Dr\.?|Mrs?\.?|Ms\.?)\s+(?P<titled>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){1,2})"
+    r"|\bby\s+(?:(?:Professor|Prof\.?|Dr\.?|Mrs?\.?|Ms\.?)\s+)?(?P<after_by>[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*){1,2})\b"
+)
+
+
+def _with_person(question: str, person: str) -> str:
+    """ "Where is she based?" → "Where is Kate Pahl based?"; "What is her affiliation?" → "… Kate Pahl’s …"."""
+    q = question.strip()
+    if not _PERSONAL_SUBJECT.search(q):
+        q = _POSSESSIVE.sub(f"{person}’s", q)
+    return _PERSONAL_SUBJECT.sub(person, q)
+
+
+def _person_in(answer: str) -> str | None:
+    """The first person the answer names (see `_PERSON`), or None."""
+    m = _PERSON.search(answer)
+    return (m["titled"] or m["after_by"]) if m else None
+
+
 _OPENING = re.compile(r"\s*(.+?)\s*\[\d+\]")  # an answer's first sentence, up to its citation marker
 
 
@@ -103,6 +128,9 @@ def resolve(question: str, turns: list[Turn]) -> FollowUp:
     if not turns or not is_follow_up(question):
         return FollowUp(question)
     last = turns[-1]
+    person = _person_in(last.answer) if _PERSONAL.search(question) else None
+    if person:  # "Where is she based?" after "… by Professor Kate Pahl": a question of its own about her
+        return FollowUp(_with_person(question, person))
     context = last.standalone[:MAX_CONTEXT_CHARS]
     opened = _OPENING.match(last.answer)
     anchor = last.relied_on or (opened[1] if opened else None)  # (quoted, unless an LLM reworded it)

@@ -425,16 +425,20 @@ def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], score
 def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
     """A contributor's affiliation, quoted from the "Contributed by:" line of the first entry that gives one."""
     who = meta.value
-    after_name = re.compile(
-        rf"{re.escape(who)}\s*[–—-]\s*(?P<aff>[^;\n]+?)(?=\s*(?:;|,\s*[A-Z][a-z]+\s+[A-Z]|\.?\s*$))", re.M
-    )
     for entry in meta.entries:
         chunk = _evidence_chunk(entry, meta, chunks)
-        found = after_name.search(chunk.text) if chunk is not None else None
-        if chunk is None or found is None:
+        line = _line_with(chunk.text, "contributed by") if chunk is not None else None
+        affiliation = affiliations(entry, line).get(who) if line else None
+        if chunk is None or affiliation is None:
             continue
         citation = _cite(1, entry, chunk, meta, scores)
-        text = f"{who}: {found['aff'].strip()}, as the contributors of “{entry.title}” list them. [1]"
+        text = f"{who}: {affiliation.rstrip('.')}, as the contributors of “{entry.title}” list them. [1]"
+        if line and not re.search(rf"{re.escape(who)}\s*[–—-]", line):  # "A, B – Org": say it is shared
+            group = [p for p, a in affiliations(entry, line).items() if a == affiliation]
+            text = (
+                f"{who}: {affiliation.rstrip('.')}, the affiliation that the contributors of “{entry.title}” give "
+                f"after {', '.join(group)} together. [1]"
+            )
         return Answer(question, text, [citation], answerer="catalog", confidence=1.0)
     listed = f" among the contributors of “{meta.entries[0].title}”" if meta.entries else ""
     text = f"The knowledge base names {who}{listed} but gives no affiliation for them."
