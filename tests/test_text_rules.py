@@ -247,6 +247,17 @@ IMAGINE = {
                 "Developing exemplars of Value Co-creation in the Greater Manchester Voluntary Community and Social Enterprise sector"
             },
         ),
+        # "chapter": the chapter the words name, not the book it is in (whose title shares most of them)
+        (
+            "What keywords are given for Bovaird's chapter on e-government in East and West European countries?",
+            {
+                "Improving Public Services Through E-Government and Citizen Engagement: Comparing Emerging Lessons in East and West European Countries"
+            },
+        ),
+        (
+            "Who published the book on East and West European countries?",
+            {"Improving Public Services in East and West European Countries"},
+        ),
         ("What is social action?", set()),  # words of three titles name none of them
         ("What is the capital of Australia?", set()),
     ],

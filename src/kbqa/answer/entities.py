@@ -15,7 +15,10 @@ from kbqa.text import tokenize
 
 MIN_COVERAGE = 0.6  # IDF-weighted share of a title's (or of its head's) words the question must contain …
 MIN_RARE_MASS = 8.5  # … or this much IDF mass of its words (about three words found in one title each)
-COMMON_TITLE_WORDS = 2  # a word in more entry titles than this does not name an entry by itself
+COMMON_TITLE_WORDS = 2
+_CHAPTER = re.compile(
+    r"\bchapters?\b", re.IGNORECASE
+)  # a word in more entry titles than this does not name an entry by itself
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def mentioned_entries(question: str, entries: list[Entry]) -> list[Mention]:
 def best_mentions(question: str, entries: list[Entry]) -> list[Entry]:
     """The entries named most completely (all of them when several tie, e.g. two 'Imagine' entries)."""
     found = mentioned_entries(question, entries)
+    if _CHAPTER.search(question):  # "Bovaird's chapter on e-government …": a chapter, not the book it is in
+        found = [m for m in found if m.entry.parent is not None] or found
     if not found:
         return []
     top = found[0]
