@@ -229,6 +229,23 @@ def test_follow_up_is_condensed_by_the_llm(kb):
     assert answer.standalone_question == "Who coordinated the cultural strand of the Imagine project?"
 
 
+def test_a_rewrite_that_finds_nothing_falls_back_to_the_rules_reading_of_the_follow_up(kb):
+    """The LLM path never answers less than the extractive path: when the model's standalone question finds
+    nothing, the follow-up as the rules resolve it is answered (and rewritten by the model)."""
+    history = [
+        {
+            "role": "user",
+            "content": "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
+        },
+        {"role": "assistant", "content": f"{EXTRACTIVE} [1]"},
+    ]
+    script = [Step("Which lunar colony is the Enabling Social Action programme working with?"), Step(REWRITE)]
+    answer, _, fake = ask(kb, script, question="And who is it working with?", history=history)
+    assert len(fake.chat_requests()) == 2  # the rewrite, then the answer
+    assert not answer.abstained and "Sheffield" in answer.answer
+    assert "lunar" not in (answer.standalone_question or "")
+
+
 def test_long_question_and_history_are_truncated_not_sent_whole(kb):
     long_question = PHASE2 + " " + "please explain in detail " * 400
     history = [{"role": "user", "content": "x " * 3000}, {"role": "assistant", "content": "y " * 3000}] * 3

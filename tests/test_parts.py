@@ -220,3 +220,30 @@ def test_a_who_question_is_answered_only_by_sentences_that_say_its_verb(question
 
     hit = Hit(chunk=Chunk("c1", answer, "s.txt", "Entry", {}), score=1.0)
     assert _unsaid_verb(question, [Candidate(text=answer, hit=hit, order=0, start=0)]) == unsaid
+
+
+@pytest.mark.parametrize(
+    ("passage", "joins"),
+    [
+        # a runner-up that introduces a list joins with its items ...
+        ("Phase 2 is run with Sheffield and Hull.\nIt will include activities:\n• Six national events", True),
+        # ... but not without them (they are in the next passage): "…activities:" alone says nothing
+        ("Phase 2 is run with Sheffield and Hull.\nIt will include activities:", False),
+    ],
+)
+def test_a_lead_in_joins_an_answer_only_with_its_list(passage, joins):
+    from kbqa.answer.extractive import Candidate, Extractive
+    from kbqa.config import Settings
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    hit = Hit(chunk=Chunk("c1", passage, "s.txt", "Programme", {"entry_id": "s.txt#0"}), score=1.0)
+    spans = sentence_spans(passage)
+    cands = [
+        Candidate(text=passage[s:e], hit=hit, order=i, start=s, score=0.8 - 0.1 * i)
+        for i, (s, e) in enumerate(spans[:2])
+    ]
+    answerer = Extractive.__new__(Extractive)
+    answerer.settings = Settings()
+    chosen = [c.text for c in answerer.select(cands)]
+    assert ("It will include activities:" in chosen) is joins

@@ -507,6 +507,8 @@ class Extractive:
                 or cand.score < self.settings.answer_runner_up * best.score
             ):
                 break
+            if cand.text.rstrip().endswith(":") and len(_with_list_items([cand])) == 1:
+                continue  # "…a range of activities:" without its list (in the next passage) says nothing
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
                 continue  # says the same thing again

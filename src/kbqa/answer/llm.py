@@ -265,7 +265,12 @@ class LLMAnswerer:
                 rewritten = follow.standalone  # the answer step meets the same failure and reports it
             if rewritten != follow.standalone:  # the model resolved the reference: search for its question
                 follow, asked = FollowUp(rewritten), rewritten
-        gate = replace(request, question=asked, follow=follow)
-        fallback, hits = ExtractiveAnswerer(self.context).answer(gate)
+        extractive = ExtractiveAnswerer(self.context)
+        fallback, hits = extractive.answer(replace(request, question=asked, follow=follow))
+        if fallback.abstained and follow is not request.follow:
+            # the model's rewrite found nothing, the rules' reading may: the LLM path never answers less
+            ruled, ruled_hits = extractive.answer(request)
+            if not ruled.abstained:
+                fallback, hits, follow = ruled, ruled_hits, request.follow
         fallback.question, fallback.standalone_question = request.question, follow.standalone
         yield from stream_answer(follow.standalone, hits, fallback, client, Verifier(self.context.embedder))
