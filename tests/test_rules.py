@@ -126,6 +126,11 @@ def test_sentence_splitting(text, expected):
         ),
         ("They were Kirklees, Leeds, Newport, Cardiff and York.", "Which five local authorities were surveyed?", True),
         ("The panel met in Leeds.", "Which local authority hosted the panel?", True),
+        # people named by their role answer "who/whom" when the sentence says the question's verb
+        ("We interviewed stakeholders, including the head of the library service.", "Whom did it interview?", True),
+        ("Evaluation is carried out by academics from universities.", "Who carries out the evaluation?", True),
+        ("We brought together commissioners and national experts.", "Who chaired the advisory group?", False),
+        ("Commissioner Champions will share their learning.", "Who are the Commissioner Champions?", False),
         # "which month" wants a month, not a year
         ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
         ("December 2018", "In which month did the briefing come out?", True),

@@ -404,6 +404,8 @@ def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(questio
         ("Which two weak spots did the briefing want fixed?", "", ["problem"]),
         ("What was the point of the workshops?", "", ["purpose"]),
         ("When did the Imagine project end?", "", []),
+        ("How does the briefing define participatory budgeting?", "", ["definition"]),
+        ("What is meant by co-production?", "", ["definition"]),
         ("Who funded the Local solutions to local problems trial?", "Local solutions to local problems", []),
         ("What problems did Local solutions to local problems face?", "Local solutions to local problems", ["problem"]),
     ],
@@ -420,6 +422,8 @@ def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
         ("Levels of co-production did not vary much with age.", ["finding"], True),
         ("It identifies some negative and unintended impacts.", ["problem"], True),
         ("Our principal aim was to understand what enabled groups.", ["purpose"], True),
+        ("Participatory budgeting (PB) is a process that involves citizens.", ["definition"], True),
+        ("This briefing reviews how participatory budgeting (PB) has become central.", ["definition"], False),
         ("The programme began in May 2012.", ["method", "advice", "finding", "problem", "purpose"], False),
     ],
 )

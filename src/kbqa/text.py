@@ -199,6 +199,28 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+# People named by their role: an answer to "who did it interview?" or "who carries out the evaluation?"
+# when the sentence says the question's verb ("We interviewed … the head of the library service").
+_ROLES = re.compile(
+    r"\b(?:heads? of|chairs?|directors?|managers?|officers?|commissioners?|councillors?|clerks?|staff"
+    r"|residents|volunteers|practitioners|academics|researchers|stakeholders|experts|service users|carers"
+    r"|professionals|students|teachers|parents|young people|older people|civil servants|leaders|members)\b",
+    re.I,
+)
+_ASKED_VERB = re.compile(  # "who carries out…", "whom did it interview…" (not "who are the Champions?")
+    r"\b(?:[Ww]ho|[Ww]hom)\s+(?:(?:did|does|do|will|would|has|have|had)\s+(?:[\w'’-]+\s+){0,4}?)?"
+    r"(?!(?:is|are|was|were|else)\b)(?P<verb>[a-z]{4,})\b"
+)
+
+
+def _shares_asked_verb(sentence: str, question: str) -> bool:
+    """Does the sentence say the verb a "who"/"whom" question asks about (any form of it)?"""
+    m = _ASKED_VERB.search(question)
+    if m is None:
+        return False
+    return bool(set(tokenize([m["verb"]])[0]) & set(tokenize([sentence])[0]))
+
+
 def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozenset[str] = frozenset()) -> bool:
     """Does the sentence hold a fact of the asked kind that the question does not already contain?
 
@@ -206,6 +228,8 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     if kind is None:
         return True
     body = _SENTENCE_START_WORDS.sub("", sentence)
+    if kind == "person" and _ROLES.search(sentence) and _shares_asked_verb(sentence, question):
+        return True  # "whom did it interview?": "the head of the library service, commissioners, …"
     if kind in ("person", "place"):
         body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
     q = question.lower()
@@ -281,6 +305,15 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"\b(?:challeng\w*|barriers?|difficult\w*|problems?|lack\w*|weak\w*|negative|unintended|risks?"
             r"|improvement\w*|held back|hinder\w*|obstacles?|limit\w*|tension\w*|fail\w*)\b",
+            re.I,
+        ),
+    ),
+    "definition": (
+        re.compile(r"\b(?:defin\w*|what is meant by|meaning of|what does \S+(?: \S+){0,3} mean)\b", re.I),
+        # a sentence that opens with the term and says what it is ("Participatory budgeting (PB) is a process…")
+        re.compile(
+            r"^(?:[\w'’-]+\s+){1,5}(?:\([^()]{1,12}\)\s+)?(?:is|are|means|refers to|describes)\s+(?:a|an|the|when|where|how)\b"
+            r"|\bdefin\w*\b|[‘'\"“][^’'\"”]{3,60}[’'\"”]\s*[-–—]\s",
             re.I,
         ),
     ),
