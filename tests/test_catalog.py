@@ -289,3 +289,24 @@ def test_each_contributor_gets_the_affiliation_their_line_gives(line, people, ex
 def test_people_at_an_organisation(question, org):
     meta = match(question, _corpus_entries())
     assert (meta.value if meta is not None and meta.field == "people at" else None) == org
+
+
+@pytest.mark.parametrize(
+    ("question", "titles"),
+    [
+        ("Which entries are listed under the 'Research – co-production practice' heading?",
+         {"Co-production for Sustainability", "Imagine: bringing together universities and communities",
+          "Developing tools for co-creation", "Local solutions to local problems: innovation in public participation",
+          "Developing exemplars of Value Co-creation in the Greater Manchester Voluntary Community and Social "
+          "Enterprise sector",
+          "Mainstreaming participatory budgeting: What works in building foundations for a more participatory "
+          "democracy?"}),
+        # any dash; with another criterion
+        ("Which projects under Research - social action and civic engagement started in 2018?",
+         {"Enabling Social Action Programme"}),
+    ],
+)  # fmt: skip
+def test_entries_listed_under_a_page_heading(question, titles):
+    meta = match(question, _corpus_entries())
+    assert meta is not None and "section" in meta.field
+    assert {e.title for e in meta.entries} == titles

@@ -50,6 +50,10 @@ def test_field_questions_name_one_record(question, fields, titles):
         ("Which related publications of the NEF guidance entry have Julia Slay as an author?",  # "related" is no verb
          {"Commissioning for Outcomes and Co-production: a new model for commissioning public services",
           "Transforming Youth Services: unlocking the value of youth services through co-production"}),
+        ("How many policy papers are listed under the Enabling Social Action guidance?",  # a count lists them too
+         {"A description of social action", "Making the case for social action in the public sector",
+          "Leadership and culture change to enable social action", "Commissioning for social action",
+          "Creating the conditions for social action", "Enabling social action methodology"}),
         ("Which two workshops did the Enabling Social Action Programme publish findings from?",
          {"Findings from Workshop 1: Building the space for social action",
           "Findings from Workshop 2: Changing roles and relationships"}),

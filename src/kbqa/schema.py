@@ -199,6 +199,7 @@ class Entry:
     parent: str | None = None  # for a chapter: the title of the book entry it belongs to
     records: list[Record] = field(default_factory=list)  # its related publications and other structured lines
     dated_by: str | None = None  # where year_start/year_end come from: "title" (its title line) or "text"
+    section: str | None = None  # the page heading it is listed under ("Research – co-production practice")
 
     def __post_init__(self) -> None:  # from the manifest's JSON: records come back as dicts
         self.records = [r if isinstance(r, Record) else Record(**r) for r in self.records]

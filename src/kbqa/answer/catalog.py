@@ -224,6 +224,10 @@ def match(
         criteria.append(
             ("contributor", f"name {who} among the contributors", lambda e: _involves(e, who), [who.lower()])
         )
+    section = _longest_mentioned(_plain_dashes(q), {_plain_dashes(e.section.lower()) for e in entries if e.section})
+    if section:  # "Which entries are listed under the 'Research – co-production practice' heading?"
+        heading = next(e.section for e in entries if e.section and _plain_dashes(e.section.lower()) == section)
+        criteria.append(("section", f"are listed under “{heading}”", _under(section), []))
     spec = year_spec(question)
     if spec:
         criteria.append(("year", spec.describe(), spec.matches, []))
@@ -622,6 +626,15 @@ def entries_about(
         if tagged(e):
             out.setdefault(e.entry_id, e)
     return list(out.values())
+
+
+def _plain_dashes(text: str) -> str:
+    return re.sub(r"\s*[–—-]\s*", " - ", text)
+
+
+def _under(section: str) -> Callable[[Entry], bool]:
+    """A criterion: the entry is listed under this page heading (dashes of any kind)."""
+    return lambda e: e.section is not None and _plain_dashes(e.section.lower()) == section
 
 
 def _in_entries(ids: frozenset[str]) -> Callable[[Entry], bool]:

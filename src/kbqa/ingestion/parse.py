@@ -58,7 +58,12 @@ def _parse_entries(lines: list[str], title_rows: list[int], source: str) -> list
         assert m is not None
         y0, y1 = parse_years(m["when"])
         entry = Entry(
-            entry_id=f"{source}#{n}", source=source, title=m["title"].strip().rstrip("."), year_start=y0, year_end=y1
+            entry_id=f"{source}#{n}",
+            source=source,
+            title=m["title"].strip().rstrip("."),
+            year_start=y0,
+            year_end=y1,
+            section=page,
         )
         main, chapters = _split_chapters(body)
         _read_fields(entry, main)
@@ -77,6 +82,7 @@ def _parse_entries(lines: list[str], title_rows: list[int], source: str) -> list
                 year_start=y0,
                 year_end=y1,
                 parent=entry.title,
+                section=page,
             )
             authors = chapter[1] if len(chapter) > 1 else ""
             people, orgs = parse_contributors(authors)

@@ -29,7 +29,7 @@ from kbqa.ingestion.loaders import SUPPORTED_SUFFIXES, hard_wrapped, load_text
 from kbqa.ingestion.parse import parse
 from kbqa.schema import Chunk, Entry, IngestReport
 
-PARSER_VERSION = 3  # bump when loading, cleaning, parsing or chunking change what they produce
+PARSER_VERSION = 4  # bump when loading, cleaning, parsing or chunking change what they produce
 EMBED_GROUP = 256  # chunks embedded together (across small files) for full batches
 STORE_BATCH = 512  # chunks embedded then written to Chroma at a time: bounds memory, and what a killed run keeps
 KEYWORD_BATCH = 50_000  # chunks read back from Chroma and tokenized per keyword segment built (bounds memory)
