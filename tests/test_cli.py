@@ -117,6 +117,16 @@ def test_first_ask_builds_the_index(run_cli, tmp_path):
     assert "Hull" in json.loads(proc.stdout)["answer"]
 
 
+def test_an_index_built_with_other_settings_is_named_with_the_fix(run_cli, tmp_path):
+    """Answers still come from it, and the user is told which setting differs and what to run."""
+    data = tmp_path / "data"
+    assert run_cli("ingest", data_dir=data).returncode == 0
+    assert "warning" not in run_cli("ask", PHASE2, data_dir=data).stderr
+    proc = run_cli("ask", PHASE2, data_dir=data, env={"KBQA_CHUNK_SIZE": "300"})
+    assert proc.returncode == 0 and "Hull" in proc.stdout
+    assert "warning:" in proc.stderr and "chunk_size" in proc.stderr and "kbqa ingest" in proc.stderr
+
+
 @pytest.mark.parametrize("where", ["build_parser", "offline"])
 def test_ctrl_c_while_the_command_starts_is_one_line_not_a_traceback(where, monkeypatch, capsys):
     """Found by the index state machine: Ctrl-C in the first ~0.15 s of `kbqa ingest` (parsing arguments,

@@ -146,6 +146,16 @@ class KnowledgeBase:
         self.store.sync()
         return not self.store.manifest.files
 
+    def outdated(self) -> str | None:
+        """Why the index no longer matches these settings or this kbqa's parser (answers still come from it,
+        without what the newer ingest adds), with the command that fixes it; None when it matches."""
+        self.store.sync()
+        built = self.store.manifest.data.get("config")
+        if not self.store.manifest.files or not built or built == pipeline.index_config(self.settings):
+            return None
+        changed = ", ".join(k for k, v in pipeline.index_config(self.settings).items() if built.get(k) != v)
+        return f"the index in {self.settings.data_dir} was built with other settings ({changed}): run `kbqa ingest`"
+
     def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:
         """Build the index from the corpus folder if it is empty (several processes starting at once all
         wait for one build). `ask` never does this by itself: the CLI and the UI call it and say so."""

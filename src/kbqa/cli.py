@@ -305,6 +305,8 @@ def _ensure_index(kb: KnowledgeBase) -> None:
             report = kb.ensure_index(progress=progress)
         if report is not None:
             print(report.summary(), file=sys.stderr)
+    elif outdated := kb.outdated():
+        print(f"warning: {outdated}", file=sys.stderr)
 
 
 def _print_stream(stream: AnswerStream) -> Answer:
