@@ -213,6 +213,22 @@ _ASKED_VERB = re.compile(  # "who carries out…", "whom did it interview…" (n
 )
 
 
+# "Who chaired the group?", "who founds…": the verb of a question asking who did something, which an
+# answer must say (see `who_verb`); irregular forms ("who took over") are left out, as a synonym list
+# cannot check them.
+_WHO_DID = re.compile(
+    r"^\W*(?:and\s+)?who\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|else)\b)"
+    r"(?P<verb>[a-z]+(?:ed|s))\b",
+    re.IGNORECASE,
+)
+
+
+def who_verb(question: str) -> str | None:
+    """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), else None."""
+    m = _WHO_DID.match(question)
+    return m["verb"].lower() if m else None
+
+
 def _shares_asked_verb(sentence: str, question: str) -> bool:
     """Does the sentence say the verb a "who"/"whom" question asks about (any form of it)?"""
     m = _ASKED_VERB.search(question)
@@ -263,7 +279,8 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     return False
 
 
-# What a question asks beyond a fact type — a method, advice, a finding, a problem, a purpose — and the
+# What a question asks beyond a fact type — a method, advice, a finding, a problem, a definition, a
+# purpose — and the
 # words a sentence that gives it uses. Paraphrased questions ("How was the data gathered?", "What's the
 # headline advice?") share no content word with their answer ("…through surveys in five local
 # authorities", "…need to do more to convince citizens…"); the kind of answer still has its own words.

@@ -15,10 +15,8 @@ from kbqa.text import tokenize
 
 MIN_COVERAGE = 0.6  # IDF-weighted share of a title's (or of its head's) words the question must contain …
 MIN_RARE_MASS = 8.5  # … or this much IDF mass of its words (about three words found in one title each)
-COMMON_TITLE_WORDS = 2
-_CHAPTER = re.compile(
-    r"\bchapters?\b", re.IGNORECASE
-)  # a word in more entry titles than this does not name an entry by itself
+COMMON_TITLE_WORDS = 2  # a word in more entry titles than this does not name an entry by itself
+_CHAPTER = re.compile(r"\bchapters?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from kbqa.text import (
     sentences,
     split_parts,
     tokenize,
+    who_verb,
 )
 
 ABSTAIN_TEXT = "The knowledge base does not answer this question."
@@ -254,24 +255,16 @@ def _missing(
     return None
 
 
-# "Who chaired the group?": the answer must say the verb (or a synonym of it), not an auxiliary.
-_WHO_DID = re.compile(
-    r"^\W*(?:and\s+)?who\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|else)\b)"
-    r"(?P<verb>[a-z]+(?:ed|s))\b",
-    re.IGNORECASE,
-)
-
-
 def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     """What a "who <verb>ed" question asks that the answer never says (a name in sentences that never say
     who chaired the group is no chair), e.g. "who chaired it"; None when it says it, or asks no such thing."""
-    m = _WHO_DID.match(question)
-    if not m or not picked:
+    verb = who_verb(question)
+    if not verb or not picked:
         return None
-    stems = set(tokenize([m["verb"]])[0])
+    stems = set(tokenize([verb])[0])
     wanted = stems.union(*(_synonym_stems().get(v, set()) for v in stems))
     said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
-    return None if wanted & said else f"who {m['verb'].lower()} it"
+    return None if wanted & said else f"who {verb} it"
 
 
 # "What CUPI scheme…" asks for a name that follows the modifier: "developed using CUPI ‘Thinking Funding’".
