@@ -70,6 +70,9 @@ def test_answer_type(question, kind):
         ("Which sectors is it listed under?", "sectors"),
         ("What is Diana Reynolds' job title in the Welsh Government?", "title"),  # the noun after a possessive
         ("What was the project's budget?", "budget"),
+        ("How large was the grant?", "grant"),  # "how large/big/much was the X": X
+        ("How big was the sample?", "sample"),
+        ("How long was the project?", None),  # a duration: any span answers it
         ("What's Kate Pahl's role?", "role"),
         ("What is the main policy recommendation of the 'Activating the Big Society' study?", "recommendation"),
     ],

@@ -224,7 +224,8 @@ _WHO_DID = re.compile(
 
 
 def who_verb(question: str) -> str | None:
-    """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), else None."""
+    """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), else None.
+    ("Which commission pushed…" is not checked: such questions are answered in other words too often.)"""
     m = _WHO_DID.match(question)
     return m["verb"].lower() if m else None
 
@@ -404,7 +405,8 @@ _CLAUSE = (
 )
 _FOCUS_START = re.compile(
     _CLAUSE
-    + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+)"
+    + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+"
+    r"|[Hh]ow (?:large|big|much) (?:is|are|was|were) (?:the|its|their)\s+)"  # "how large was the grant" → grant
 )
 _FOCUS_STOP = re.compile(
     r"^(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|at|of|in|on|for|by|from|with|that|to"
