@@ -134,6 +134,9 @@ def test_sentence_splitting(text, expected):
         ("Evaluation is carried out by academics from universities.", "Who carries out the evaluation?", True),
         ("We brought together commissioners and national experts.", "Who chaired the advisory group?", False),
         ("Commissioner Champions will share their learning.", "Who are the Commissioner Champions?", False),
+        # "who else" asks for more parties: roles answer it without a shared verb
+        ("It is aimed at research funders and community members.", "Besides academics, who else is it for?", True),
+        ("It is aimed at research funders and community members.", "Who is it for?", False),
         # "which month" wants a month, not a year
         ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
         ("December 2018", "In which month did the briefing come out?", True),

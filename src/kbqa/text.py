@@ -204,7 +204,8 @@ def answer_type(question: str) -> str | None:
 _ROLES = re.compile(
     r"\b(?:heads? of|chairs?|directors?|managers?|officers?|commissioners?|councillors?|clerks?|staff"
     r"|residents|volunteers|practitioners|academics|researchers|stakeholders|experts|service users|carers"
-    r"|professionals|students|teachers|parents|young people|older people|civil servants|leaders|members)\b",
+    r"|professionals|students|teachers|parents|young people|older people|civil servants|leaders|members|funders"
+    r"|taxpayers|interest groups|policy ?makers)\b",
     re.I,
 )
 _ASKED_VERB = re.compile(  # "who carries out…", "whom did it interview…" (not "who are the Champions?")
@@ -230,6 +231,9 @@ def who_verb(question: str) -> str | None:
     return m["verb"].lower() if m else None
 
 
+_WHO_ELSE = re.compile(r"\bwho(?:m)? else\b", re.I)  # more parties besides those named: roles answer it
+
+
 def _shares_asked_verb(sentence: str, question: str) -> bool:
     """Does the sentence say the verb a "who"/"whom" question asks about (any form of it)?"""
     m = _ASKED_VERB.search(question)
@@ -245,8 +249,12 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     if kind is None:
         return True
     body = _SENTENCE_START_WORDS.sub("", sentence)
-    if kind == "person" and _ROLES.search(sentence) and _shares_asked_verb(sentence, question):
-        return True  # "whom did it interview?": "the head of the library service, commissioners, …"
+    if (
+        kind == "person"
+        and _ROLES.search(sentence)
+        and (_WHO_ELSE.search(question) or _shares_asked_verb(sentence, question))
+    ):
+        return True  # "whom did it interview?", "who else can take part?": "the head of the library service, …"
     if kind in ("person", "place"):
         body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
     q = question.lower()
