@@ -28,6 +28,8 @@ EVIDENCE = "User and Community Co-Production of Public Services: What Does the E
          "'Examining networked NGO services' appear?", ["venue", "volume"],
          ["Examining networked NGO services: Reconceptualising value co-creation"]),
         (f"Where and when was '{EVIDENCE}' published?", ["venue", "year"], [EVIDENCE]),
+        ("what year did Policy Press bring out co-producing research: a community development approach?", ["year"],
+         ["Co-producing Research: A Community Development Approach"]),  # "bring out": published
     ],
 )  # fmt: skip
 def test_field_questions_name_one_record(question, fields, titles):

@@ -39,6 +39,8 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Why do organisations struggle with social action?", None),
         ("When councils share budgets with residents, which two weaknesses need fixing?", None),  # a clause
         ("When residents vote on how council cash is spent, which weak spots need fixing?", None),  # not money
+        ("Which two strands gave rise to letting citizens decide how public money is spent?", None),  # a topic
+        ("How much was spent on the pilots?", "money"),
         ("Which town's communities did it look at?", "place"),
         ("Which university's researchers led it?", "person"),
         ("When councils share budgets, how many residents take part?", "number"),
@@ -279,3 +281,12 @@ def test_how_many_is_answered_by_the_number_before_the_counted_noun():
     saplings" was never answered by "planted 417 hawthorn saplings", the number being taken for a description."""
     question = "How many hawthorn saplings did the Iskhalhal tenants forum plant?"
     assert has_new_fact("The Iskhalhal tenants forum planted 417 hawthorn saplings.", question, "number")
+
+
+def test_how_many_times_is_answered_by_a_count_of_occasions():
+    from kbqa.answer.extractive import _other_words_for
+
+    question = "How many times were the learning partners asked?"
+    counted = _other_words_for(focus_word(question))
+    assert has_new_fact("They were asked on three occasions.", question, answer_type(question), counted)
+    assert not has_new_fact("Three partners were asked.", question, answer_type(question), counted)

@@ -73,7 +73,9 @@ _SENTENCE_START_WORDS = re.compile(r"^(?:The|A|An|This|These|Our|We|In|It|Its|Th
 
 
 _MONEY = re.compile(
-    r"\bhow much (money|funding|did\b.*\b(cost|spend|save|raise|receive))|\b(budget|cost|costs|funding amount|grant amount|spend|spent|saved?|savings)\b",
+    # ("spent" alone is no amount asked for: "letting citizens decide how public money is spent")
+    r"\bhow much (money|funding|did\b.*\b(cost|spend|save|raise|receive)|(?:was|were|is|has been) (?:spent|saved|raised))"
+    r"|\b(budget|cost|costs|funding amount|grant amount|savings)\b",
     re.I,
 )
 _PERSON_NOUNS = {

@@ -106,6 +106,7 @@ SYNONYMS = [
     "involve involved involvement engage engaged engagement participate participation",
     "difference factor factors ingredient key reason reasons cause causes",
     "decide decided decision decisions choose chose chosen",
+    "time times occasion occasions",
 ]
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well

@@ -35,6 +35,7 @@ FIELD_PATTERNS = {
     "publisher": re.compile(r"\bpublishers?\b|\bwho published\b|\bpublished by\b|\bpublishing house\b", re.I),
     "year": re.compile(
         r"\b(?:when|what year|which year|what date)\b.*\b(?:published|publish|come out|came out|appear(?:ed)?|released"
+        r"|bring out|brought out|put out|release"
         r"|written|issued|held|produced)\b",
         re.I,
     ),
