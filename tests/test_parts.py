@@ -225,13 +225,13 @@ def test_a_who_question_is_answered_only_by_sentences_that_say_its_verb(question
 @pytest.mark.parametrize(
     ("passage", "joins"),
     [
-        # a runner-up that introduces a list joins with its items ...
-        ("Phase 2 is run with Sheffield and Hull.\nIt will include activities:\n• Six national events", True),
-        # ... but not without them (they are in the next passage): "…activities:" alone says nothing
+        # a runner-up that introduces a list does not join: it would bring a list the question did not ask for,
+        ("Phase 2 is run with Sheffield and Hull.\nIt will include activities:\n• Six national events", False),
+        # or say nothing when its items are in the next passage
         ("Phase 2 is run with Sheffield and Hull.\nIt will include activities:", False),
     ],
 )
-def test_a_lead_in_joins_an_answer_only_with_its_list(passage, joins):
+def test_a_lead_in_does_not_join_an_answer_as_a_runner_up(passage, joins):
     from kbqa.answer.extractive import Candidate, Extractive
     from kbqa.config import Settings
     from kbqa.schema import Chunk, Hit
@@ -247,3 +247,21 @@ def test_a_lead_in_joins_an_answer_only_with_its_list(passage, joins):
     answerer.settings = Settings()
     chosen = [c.text for c in answerer.select(cands)]
     assert ("It will include activities:" in chosen) is joins
+
+
+def test_a_lead_in_brings_its_numbered_items_across_passages_skipping_their_descriptions():
+    from kbqa.answer.extractive import Candidate, _with_list_items
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    first = "It ran across three packages:\n\n1. Social: led by Ann Lee.\n\nThis focused on resilience."
+    second = "This focused on resilience.\n\n1. Historical: led by Bo Day.\n\nIt looked at Tyneside.\n\n1. Cultural: led by Cy Ng."
+    meta = {"entry_id": "s.txt#0"}
+    one = Hit(chunk=Chunk("c1", first, "s.txt", "Imagine", {**meta, "chunk_index": 6}), score=1.0)
+    two = Hit(chunk=Chunk("c2", second, "s.txt", "Imagine", {**meta, "chunk_index": 7}), score=0.5)
+    s, e = sentence_spans(first)[0]
+    lead = Candidate(text=first[s:e], hit=one, order=0, start=s, score=0.8)
+    got = [c.text for c in _with_list_items([lead], [one, two])]
+    assert got == [lead.text, "Social: led by Ann Lee.", "Historical: led by Bo Day.", "Cultural: led by Cy Ng."]
+    # without the next passage retrieved, the list stops where its passage does
+    assert [c.text for c in _with_list_items([lead], [one])] == [lead.text, "Social: led by Ann Lee."]

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -459,7 +459,7 @@ class Extractive:
             if anchor and REFERS_BACK.search(part):
                 cands = _prefer_following(part, anchor, cands)
             verdict = self.judge(part, pool, cands)
-            picked = self._pick(question, i, cands, chosen) if verdict.confident(self.threshold) else []
+            picked = self._pick(question, i, cands, chosen, pool) if verdict.confident(self.threshold) else []
             unsaid = _unsaid_verb(part, picked)
             if unsaid:
                 verdict = dataclasses.replace(verdict, missing=unsaid)
@@ -478,19 +478,21 @@ class Extractive:
             text += " " + not_answered(unanswered)
         return Answer(question, text, citations, confidence=first.confidence)
 
-    def _pick(self, question: str, i: int, cands: list[Candidate], chosen: list[Candidate]) -> list[Candidate]:
-        """The sentences that answer part `i` of the question."""
+    def _pick(
+        self, question: str, i: int, cands: list[Candidate], chosen: list[Candidate], pool: list[Hit]
+    ) -> list[Candidate]:
+        """The sentences that answer part `i` of the question (`pool`: the passages they come from)."""
         if i == 0:
-            return _overview(cands[0]) if is_overview(question) else self.select(cands)
+            return _overview(cands[0]) if is_overview(question) else self.select(cands, pool)
         # a later part: its best sentence — or, if the answer already quotes that one, its best new one nearly
         # as good
         fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
         best = cands[0] if cands[0].text not in {x.text for x in chosen} else fresh
         if best.score < PART_RUNNER_UP * cands[0].score:
             best = cands[0]
-        return _with_list_items(_with_enumeration([best]))
+        return _with_list_items(_with_enumeration([best]), pool)
 
-    def select(self, cands: list[Candidate]) -> list[Candidate]:
+    def select(self, cands: list[Candidate], pool: Sequence[Hit] = ()) -> list[Candidate]:
         """The best sentence, plus close runners-up that add something new; lists keep their items."""
         best = cands[0]
         chosen = [best]
@@ -501,8 +503,8 @@ class Extractive:
                 or cand.score < self.settings.answer_runner_up * best.score
             ):
                 break
-            if cand.text.rstrip().endswith(":") and len(_with_list_items([cand])) == 1:
-                continue  # "…a range of activities:" without its list (in the next passage) says nothing
+            if cand.text.rstrip().endswith(":"):
+                continue  # "…a range of activities:" as a runner-up brings a whole list the question did not ask for
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
                 continue  # says the same thing again
@@ -512,7 +514,7 @@ class Extractive:
                 continue  # another entry that is less about what the question names
             chosen.append(cand)
             seen |= words
-        return _with_list_items(_with_enumeration(chosen))
+        return _with_list_items(_with_enumeration(chosen), pool)
 
 
 def _to_front(cands: list[Candidate], chosen: Candidate | None) -> list[Candidate]:
@@ -695,21 +697,66 @@ def not_answered(parts: list[str]) -> str:
     return f"(The knowledge base does not answer {quoted}.)"
 
 
-def _with_list_items(chosen: list[Candidate]) -> list[Candidate]:
-    """A chosen sentence that introduces a list ("...activities:") brings the list's items along."""
+LIST_ITEMS = 8  # the most items a lead-in brings along
+_LIST_MARK = re.compile(r"^\s*(?:[•*-]|\d{1,2}[.)])\s*")  # a line that is a list item (its marker may be a span apart)
+ITEM_NOTES = 3  # sentences of description under one item that are skipped to reach the next
+
+
+def _with_list_items(chosen: list[Candidate], pool: Sequence[Hit] = ()) -> list[Candidate]:
+    """A chosen sentence that introduces a list ("...activities:") brings the list's items along; `pool`:
+    the retrieved passages, where the list goes on when the lead-in ends its own passage."""
     out: list[Candidate] = []
     for cand in chosen:
         out.append(cand)
         if cand.text.rstrip().endswith(":"):
-            spans = sentence_spans(cand.hit.chunk.text)
-            for s, e in spans[cand.order + 1 : cand.order + 7]:
-                item = cand.hit.chunk.text[s:e]
-                if not item.startswith(("•", "-", "*")) and not item[:2].strip(".)").isdigit():
-                    break
-                if addresses_the_model(item):
-                    continue
-                out.append(Candidate(text=item, hit=cand.hit, order=-1, start=s, score=cand.score))
+            out += [
+                Candidate(text=t, hit=h, order=-1, start=s, score=cand.score) for t, h, s in _items_after(cand, pool)
+            ]
     return out
+
+
+def _items_after(lead: Candidate, pool: Sequence[Hit]) -> list[tuple[str, Hit, int]]:
+    """The list items after a lead-in (text, passage, offset): bullets or numbers, each perhaps followed by a
+    few sentences describing it ("1. Social: co-ordinated by … This focused on …"), which are skipped."""
+    items: list[tuple[str, Hit, int]] = []
+    notes = 0
+    for hit, s, e in _following(lead, pool):
+        text = hit.chunk.text[s:e]
+        if _LIST_MARK.match(_line_at(hit.chunk.text, s, e)):
+            notes = 0
+            if not addresses_the_model(text):
+                items.append((text, hit, s))
+            if len(items) == LIST_ITEMS:
+                break
+        elif items and notes < ITEM_NOTES:
+            notes += 1  # a sentence describing the item before it
+        else:
+            break
+    return items
+
+
+def _following(lead: Candidate, pool: Sequence[Hit]) -> Iterator[tuple[Hit, int, int]]:
+    """The sentence spans after `lead`, through its entry's next passages while they were retrieved (a list
+    goes on across passages); sentences that overlapping passages repeat come once."""
+    seen = {lead.text}
+    hit: Hit | None = lead.hit
+    after = lead.start
+    while hit is not None:
+        for s, e in sentence_spans(hit.chunk.text):
+            if s > after and hit.chunk.text[s:e] not in seen:
+                seen.add(hit.chunk.text[s:e])
+                yield hit, s, e
+        hit, after = _next_passage(hit.chunk, pool), -1
+
+
+def _next_passage(chunk: Chunk, pool: Sequence[Hit]) -> Hit | None:
+    index = chunk.metadata.get("chunk_index")
+    if not isinstance(index, int):
+        return None
+    return next(
+        (h for h in pool if h.chunk.source == chunk.source and h.chunk.metadata.get("chunk_index") == index + 1),
+        None,
+    )
 
 
 def compose(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
