@@ -429,3 +429,20 @@ def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
 )
 def test_a_sentence_gives_the_kind_of_answer_in_its_own_words(sentence, asked, gives):
     assert gives_intent(sentence, asked) is gives
+
+
+@pytest.mark.parametrize(
+    ("question", "every"),
+    [
+        ("can you list everyone who co-ordinated one of Imagine's work packages?", True),
+        ("Who were all the coordinators?", True),
+        ("Name all the strands of the project", True),
+        ("What did each of the pilots find?", True),
+        ("Which of all the projects ran longest?", False),
+        ("What were all of the options in the consultation?", True),
+    ],
+)
+def test_a_question_asking_for_every_one_of_something(question, every):
+    from kbqa.text import asks_for_all
+
+    assert asks_for_all(question) is every

@@ -147,6 +147,15 @@ _TEXT_NOUN_LEAD = {"the", "a", "an", "its", "their", "his", "her", "what", "whic
 _TEXT_NOUN_LEAD |= {"full", "exact", "complete", "official", "original", "earlier", "cited"}
 
 
+# ("which of all the projects ran longest?" asks for one)
+_ALL = re.compile(r"\b(?:list|every(?:one|body|thing)?|(?<!of )all (?:the|of)|each of|name all)\b", re.I)
+
+
+def asks_for_all(question: str) -> bool:
+    """Does the question ask for every one of something ("list everyone who…", "all the …")?"""
+    return bool(_ALL.search(question))
+
+
 def asks_for_text(question: str) -> str | None:
     """ "title" for "What is the title of…", "source" for "Which source does it cite…"; None for "job title"."""
     word = focus_word(question)

@@ -30,6 +30,7 @@ from kbqa.text import (
     abbreviations,
     addresses_the_model,
     answer_type,
+    asks_for_all,
     asks_for_text,
     field_line,
     focus_word,
@@ -483,7 +484,7 @@ class Extractive:
     ) -> list[Candidate]:
         """The sentences that answer part `i` of the question (`pool`: the passages they come from)."""
         if i == 0:
-            return _overview(cands[0]) if is_overview(question) else self.select(cands, pool)
+            return _overview(cands[0]) if is_overview(question) else self.select(cands, pool, asks_for_all(question))
         # a later part: its best sentence — or, if the answer already quotes that one, its best new one nearly
         # as good
         fresh = next((c for c in cands if c.text not in {x.text for x in chosen}), cands[0])
@@ -492,16 +493,15 @@ class Extractive:
             best = cands[0]
         return _with_list_items(_with_enumeration([best]), pool)
 
-    def select(self, cands: list[Candidate], pool: Sequence[Hit] = ()) -> list[Candidate]:
-        """The best sentence, plus close runners-up that add something new; lists keep their items."""
+    def select(self, cands: list[Candidate], pool: Sequence[Hit] = (), every: bool = False) -> list[Candidate]:
+        """The best sentence, plus close runners-up that add something new; lists keep their items. `every`:
+        the question asks for all of something ("list everyone who…"), so twice as many sentences may join."""
         best = cands[0]
         chosen = [best]
         seen = _words(best.text)
+        most = self.settings.answer_max_sentences * (2 if every else 1)
         for cand in cands[1:]:
-            if (
-                len(chosen) >= self.settings.answer_max_sentences
-                or cand.score < self.settings.answer_runner_up * best.score
-            ):
+            if len(chosen) >= most or cand.score < self.settings.answer_runner_up * best.score:
                 break
             if cand.text.rstrip().endswith(":"):
                 continue  # "…a range of activities:" as a runner-up brings a whole list the question did not ask for
