@@ -265,3 +265,21 @@ def test_a_lead_in_brings_its_numbered_items_across_passages_skipping_their_desc
     assert got == [lead.text, "Social: led by Ann Lee.", "Historical: led by Bo Day.", "Cultural: led by Cy Ng."]
     # without the next passage retrieved, the list stops where its passage does
     assert [c.text for c in _with_list_items([lead], [one])] == [lead.text, "Social: led by Ann Lee."]
+
+
+def test_a_later_part_is_not_sent_back_to_a_sentence_the_answer_already_quotes():
+    """ "…, and which projects deepened its understanding?": "its" is the programme; the sentence after the
+    first answer's ("It is intended to…") is already quoted for the first part and answers nothing new."""
+    from kbqa.answer.extractive import Candidate, _prefer_following
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    text = "The programme began in May 2012. It is intended to support civil servants. Projects in mindfulness helped."
+    hit = Hit(chunk=Chunk("c1", text, "s.txt", "Programme", {}), score=1.0)
+    cands = [Candidate(text=text[s:e], hit=hit, order=i, start=s) for i, (s, e) in enumerate(sentence_spans(text))]
+    cands[0].score, cands[1].score, cands[2].score = 0.8, 0.6, 0.9
+    ranked = sorted(cands, key=lambda c: c.score, reverse=True)
+    part = "which projects have helped deepen its understanding?"
+    assert _prefer_following(part, cands[0].text, ranked)[0].text.startswith("It is intended")
+    quoted = frozenset({cands[0].text, cands[1].text})
+    assert _prefer_following(part, cands[0].text, ranked, quoted=quoted)[0].text.startswith("Projects")

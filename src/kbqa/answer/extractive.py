@@ -458,7 +458,7 @@ class Extractive:
             cands = self.ranked(part, pool, _join_context(context, parts[0]) if i else context)
             anchor = (chosen[0].text if chosen else None) if i else follows  # what "it" may point back to
             if anchor and REFERS_BACK.search(part):
-                cands = _prefer_following(part, anchor, cands)
+                cands = _prefer_following(part, anchor, cands, quoted=frozenset(c.text for c in chosen))
             verdict = self.judge(part, pool, cands)
             picked = self._pick(question, i, cands, chosen, pool) if verdict.confident(self.threshold) else []
             unsaid = _unsaid_verb(part, picked)
@@ -529,12 +529,18 @@ def _with_hits(hits: list[Hit], more: list[Hit]) -> list[Hit]:
 
 
 def _prefer_following(
-    part: str, anchor: str, cands: list[Candidate], within: float = 0.9, continuing: float = 0.6
+    part: str,
+    anchor: str,
+    cands: list[Candidate],
+    within: float = 0.9,
+    continuing: float = 0.6,
+    quoted: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """A question that points back ("who ran its cultural strand, and which town did it look at?", or "What
     did that package focus on?" after an answer) asks about what the sentence just quoted (`anchor`) is about:
     a sentence right after it in its passage, holding the kind of fact asked for and scoring nearly as well as
-    the best (`within`; `continuing` when it opens with a pronoun, "This focused on…"), goes first."""
+    the best (`within`; `continuing` when it opens with a pronoun, "This focused on…"), goes first — unless
+    the answer already `quoted` it for an earlier part."""
     if not cands:
         return cands
     kind = answer_type(part)
@@ -542,6 +548,8 @@ def _prefer_following(
     def distance(c: Candidate) -> int | None:  # (overlapping passages hold the same sentences: compare by text)
         share = continuing if _PRONOUN_START.match(c.text) else within
         if c.score < share * cands[0].score or (kind and not c.typed) or anchor not in c.hit.chunk.text:
+            return None
+        if c.text in quoted:
             return None
         texts = [c.hit.chunk.text[s:e] for s, e in sentence_spans(c.hit.chunk.text)]
         gap = c.order - texts.index(anchor) if anchor in texts else 0
