@@ -139,6 +139,12 @@ def test_sentence_splitting(text, expected):
         # "who else" asks for more parties: roles answer it without a shared verb
         ("It is aimed at research funders and community members.", "Besides academics, who else is it for?", True),
         ("It is aimed at research funders and community members.", "Who is it for?", False),
+        # "who … with?" asks for the parties something is done with
+        (
+            "It co-designs services with local people and service users.",
+            "Tell me who it co-designs services with",
+            True,
+        ),
         # "which month" wants a month, not a year
         ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
         ("December 2018", "In which month did the briefing come out?", True),
@@ -176,6 +182,13 @@ def test_overview_questions(question, overview):
         ),
         ("Who led it and in what year did it end?", ["Who led it", "in what year did it end?"]),
         ("Where and when was the article published?", ["Where and when was the article published?"]),
+        # a part that names only the field it asks for
+        (
+            "Tell me who it works with, and the dates it runs.",
+            ["Tell me who it works with", "what are the dates it runs."],
+        ),
+        ("What did it find, and its funders?", ["What did it find", "what are its funders?"]),
+        ("Who led the study and the years?", ["Who led the study and the years?"]),  # no comma: one phrase
     ],
 )
 def test_multi_part_splitting(question, parts):

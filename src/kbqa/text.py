@@ -216,7 +216,7 @@ _ROLES = re.compile(
     r"\b(?:heads? of|chairs?|directors?|managers?|officers?|commissioners?|councillors?|clerks?|staff"
     r"|residents|volunteers|practitioners|academics|researchers|stakeholders|experts|service users|carers"
     r"|professionals|students|teachers|parents|young people|older people|civil servants|leaders|members|funders"
-    r"|taxpayers|interest groups|policy ?makers)\b",
+    r"|taxpayers|interest groups|policy ?makers|local people|communities|civil society organisations)\b",
     re.I,
 )
 _ASKED_VERB = re.compile(  # "who carries out…", "whom did it interview…" (not "who are the Champions?")
@@ -242,7 +242,9 @@ def who_verb(question: str) -> str | None:
     return m["verb"].lower() if m else None
 
 
-_WHO_ELSE = re.compile(r"\bwho(?:m)? else\b", re.I)  # more parties besides those named: roles answer it
+# more parties besides those named ("who else"), or the parties something is done with ("who … with?"):
+# roles answer them
+_WHO_ELSE = re.compile(r"\bwho(?:m)? else\b|\bwho(?:m)?\b[^?,;]*\bwith\W*(?:$|,|and\b)", re.I)
 
 
 def _shares_asked_verb(sentence: str, question: str) -> bool:
@@ -528,10 +530,20 @@ _PART_BREAK = re.compile(
 REFERS_BACK = re.compile(r"\b(?:it|its|this|that|the (?:entry|project|programme|study|briefing|report|book))\b", re.I)
 
 
+# "Tell me who it works with, and the dates it runs.": a later part that names only the field it asks for.
+_FIELD_PART = re.compile(
+    r",\s+and\s+(?:also\s+)?(?=(?:its|their|the)\s+(?:dates?|years?|place|location|funders?|contributors?|keywords?"
+    r"|publishers?|titles?|authors?|budget|aims?|purpose|findings?)\b)",
+    re.IGNORECASE,
+)
+
+
 def split_parts(question: str) -> list[str]:
     """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3);
-    a part may open with a preposition ('…, and from which decade were…')."""
-    parts = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
+    a part may open with a preposition ('…, and from which decade were…'), or name only the field it asks for
+    ('…, and the dates it runs' → 'what are the dates it runs')."""
+    pieces = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
+    parts = [f"what are {q}" if n else q for p in pieces for n, q in enumerate(_FIELD_PART.split(p))]
     if any(len(p.split()) < 2 for p in parts[:-1]):
         return [question]  # "Where and when was it published?": two wh-words sharing one predicate
     return parts[:3] if len(parts) > 1 else [question]
