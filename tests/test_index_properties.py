@@ -503,6 +503,8 @@ class IndexMachine(RuleBasedStateMachine):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C must reach it even when pytest itself runs in the background (SIGINT ignored, and inherited)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         lines: list[str] = []
         progress = threading.Semaphore(0)
