@@ -150,10 +150,10 @@ class KnowledgeBase:
         """Why the index no longer matches these settings or this kbqa's parser (answers still come from it,
         without what the newer ingest adds), with the command that fixes it; None when it matches."""
         self.store.sync()
-        built = self.store.manifest.data.get("config")
-        if not self.store.manifest.files or not built or built == pipeline.index_config(self.settings):
+        built, wanted = self.store.manifest.data.get("config"), pipeline.index_config(self.settings)
+        if not self.store.manifest.files or not built or built == wanted:
             return None
-        changed = ", ".join(k for k, v in pipeline.index_config(self.settings).items() if built.get(k) != v)
+        changed = ", ".join(k for k, v in wanted.items() if built.get(k) != v)
         return f"the index in {self.settings.data_dir} was built with other settings ({changed}): run `kbqa ingest`"
 
     def ensure_index(self, progress: Progress | None = None) -> IngestReport | None:

@@ -97,9 +97,10 @@ _PERSONAL_SUBJECT = re.compile(r"\b(?:he|she|him)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(?:his|her)\b", re.I)
 # A person an answer names: after a title ("Professor Kate Pahl"), or a two- or three-word name after
 # "by" ("co-ordinated by Angie Hart").
+_HONORIFIC = r"(?:Professor|Prof\.?|Dr\.?|Mrs?\.?|Ms\.?)"
 _PERSON = re.compile(
-    r"\b(?:Professor|Prof\.?|Dr\.?|Mrs?\.?|Ms\.?)\s+(?P<titled>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){1,2})"
-    r"|\bby\s+(?:(?:Professor|Prof\.?|Dr\.?|Mrs?\.?|Ms\.?)\s+)?(?P<after_by>[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*){1,2})\b"
+    rf"\b{_HONORIFIC}\s+(?P<titled>[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){{1,2}})"
+    rf"|\bby\s+(?:{_HONORIFIC}\s+)?(?P<after_by>[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*){{1,2}})\b"
 )
 
 

@@ -224,10 +224,10 @@ def match(
         criteria.append(
             ("contributor", f"name {who} among the contributors", lambda e: _involves(e, who), [who.lower()])
         )
-    section = _longest_mentioned(_plain_dashes(q), {_plain_dashes(e.section.lower()) for e in entries if e.section})
+    headings = {_plain_dashes(e.section.lower()): e.section for e in entries if e.section}
+    section = _longest_mentioned(_plain_dashes(q), set(headings))
     if section:  # "Which entries are listed under the 'Research – co-production practice' heading?"
-        heading = next(e.section for e in entries if e.section and _plain_dashes(e.section.lower()) == section)
-        criteria.append(("section", f"are listed under “{heading}”", _under(section), []))
+        criteria.append(("section", f"are listed under “{headings[section]}”", _under(section), []))
     spec = year_spec(question)
     if spec:
         criteria.append(("year", spec.describe(), spec.matches, []))
@@ -430,15 +430,16 @@ def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], sc
     """A contributor's affiliation, quoted from the "Contributed by:" line of the first entry that gives one."""
     who = meta.value
     for entry in meta.entries:
-        chunk = _evidence_chunk(entry, meta, chunks)
-        line = _line_with(chunk.text, "contributed by") if chunk is not None else None
-        affiliation = affiliations(entry, line).get(who) if line else None
-        if chunk is None or affiliation is None:
+        found = _contributed_line(entry, meta, chunks)
+        at = affiliations(entry, found[1]) if found else {}
+        affiliation = at.get(who)
+        if found is None or affiliation is None:
             continue
+        chunk, line = found
         citation = _cite(1, entry, chunk, meta, scores)
         text = f"{who}: {affiliation.rstrip('.')}, as the contributors of “{entry.title}” list them. [1]"
-        if line and not re.search(rf"{re.escape(who)}\s*[–—-]", line):  # "A, B – Org": say it is shared
-            group = [p for p, a in affiliations(entry, line).items() if a == affiliation]
+        if not re.search(rf"{re.escape(who)}\s*[–—-]", line):  # "A, B – Org": say it is shared
+            group = [p for p, a in at.items() if a == affiliation]
             text = (
                 f"{who}: {affiliation.rstrip('.')}, the affiliation that the contributors of “{entry.title}” give "
                 f"after {', '.join(group)} together. [1]"
@@ -456,12 +457,11 @@ def _people_at(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores:
     people: dict[str, list[str]] = {}  # person → citation markers
     citations: list[Citation] = []
     for entry in meta.entries[:MAX_LISTED]:
-        chunk = _evidence_chunk(entry, meta, chunks)
-        line = _line_with(chunk.text, "contributed by") if chunk is not None else None
-        at = [p for p, aff in affiliations(entry, line or "").items() if org in aff.lower()]
-        if chunk is None or not at:
+        found = _contributed_line(entry, meta, chunks)
+        at = [p for p, aff in affiliations(entry, found[1]).items() if org in aff.lower()] if found else []
+        if found is None or not at:
             continue
-        citations.append(_cite(len(citations) + 1, entry, chunk, meta, scores))
+        citations.append(_cite(len(citations) + 1, entry, found[0], meta, scores))
         for person in at:
             people.setdefault(person, []).append(f"[{len(citations)}]")
     if not people:
@@ -472,8 +472,11 @@ def _people_at(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores:
     return Answer(question, "\n".join([lead, *items]), citations, answerer="catalog", confidence=1.0)
 
 
-def _line_with(text: str, needle: str) -> str | None:
-    return next((line for line in text.splitlines() if needle in line.lower()), None)
+def _contributed_line(entry: Entry, meta: MetaQuery, chunks: dict[str, Chunk]) -> tuple[Chunk, str] | None:
+    """The entry's passage holding its "Contributed by:" line, and that line (None if it has none)."""
+    chunk = _evidence_chunk(entry, meta, chunks)
+    line = next((ln for ln in chunk.text.splitlines() if "contributed by" in ln.lower()), None) if chunk else None
+    return (chunk, line) if chunk is not None and line is not None else None
 
 
 def affiliations(entry: Entry, line: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from kbqa.answer.entities import best_mentions
 from kbqa.config import Settings
 from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
+from kbqa.ingestion.clean import BULLET
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
     REFERS_BACK,
@@ -148,6 +149,12 @@ def _synonym_stems() -> dict[str, set[str]]:
     return out
 
 
+def _synonyms_of(stems: set[str]) -> set[str]:
+    """The stems of the synonym groups that hold any of `stems` (themselves left out unless a synonym)."""
+    synonyms = _synonym_stems()
+    return set().union(*(synonyms.get(s, set()) for s in stems))
+
+
 def with_context(terms: Terms, context: str | None, index: KeywordIndex | None) -> Terms:
     """Add the terms of the question a follow-up leans on, at a lower weight."""
     if not context:
@@ -264,7 +271,7 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     if not verb or not picked:
         return None
     stems = set(tokenize([verb])[0])
-    wanted = stems.union(*(_synonym_stems().get(v, set()) for v in stems))
+    wanted = stems | _synonyms_of(stems)
     said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
     return None if wanted & said else f"who {verb} it"
 
@@ -342,7 +349,7 @@ class Extractive:
         terms = with_context(question_terms(question, self.index), context, self.index)
         kind = answer_type(question)
         focus = _focus_stems(question)
-        focus_alt = set().union(*(_synonym_stems().get(f, set()) for f in focus)) if focus else set()
+        focus_alt = _synonyms_of(focus)
         subjects = {h.chunk.id: _pronoun_subjects(h.chunk) for h in hits}
         expanded = [_expand(c.text, c.hit.chunk.text, subjects[c.hit.chunk.id].get(c.start)) for c in cands]
         # Meaning is judged on the sentence in its entry ("Title: sentence"), as a reader sees it: a sentence
@@ -706,7 +713,6 @@ def not_answered(parts: list[str]) -> str:
 
 
 LIST_ITEMS = 8  # the most items a lead-in brings along
-_LIST_MARK = re.compile(r"^\s*(?:[•*-]|\d{1,2}[.)])\s*")  # a line that is a list item (its marker may be a span apart)
 ITEM_NOTES = 3  # sentences of description under one item that are skipped to reach the next
 
 
@@ -730,7 +736,7 @@ def _items_after(lead: Candidate, pool: Sequence[Hit]) -> list[tuple[str, Hit, i
     notes = 0
     for hit, s, e in _following(lead, pool):
         text = hit.chunk.text[s:e]
-        if _LIST_MARK.match(_line_at(hit.chunk.text, s, e)):
+        if BULLET.match(_line_at(hit.chunk.text, s, e).lstrip()):  # (its marker "1." may be a span apart)
             notes = 0
             if not addresses_the_model(text):
                 items.append((text, hit, s))
