@@ -189,6 +189,17 @@ def test_overview_questions(question, overview):
         ),
         ("What did it find, and its funders?", ["What did it find", "what are its funders?"]),
         ("Who led the study and the years?", ["Who led the study and the years?"]),  # no comma: one phrase
+        # "Also," and "as well as" join parts; a comma before a wh-word ends one
+        (
+            "Who took part? Also, which start-up did they work with?",
+            ["Who took part", "which start-up did they work with?"],
+        ),
+        ("Who led it; also, over which months did it run?", ["Who led it", "over which months did it run?"]),
+        ("Where did it start, as well as what did it find?", ["Where did it start", "what did it find?"]),
+        ("Where was it trialled, what did the jury look at?", ["Where was it trialled", "what did the jury look at?"]),
+        # a lead-in without a question is not a part; nor is a short tail ("from when?")
+        ("Apart from Islington, who took part?", ["Apart from Islington, who took part?"]),
+        ("How much did it get, and who took over, from when?", ["How much did it get", "who took over, from when?"]),
     ],
 )
 def test_multi_part_splitting(question, parts):

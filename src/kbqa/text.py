@@ -519,10 +519,17 @@ def is_overview(question: str) -> bool:
     return bool(_OVERVIEW.search(question)) and answer_type(question) is None
 
 
+# Where one part of a question ends and the next begins: ", and which…", "? Also, who…", "; also, over which…",
+# ", as well as what…", or a bare comma before a wh-word ("…trialled, what issue did…"); the next part may
+# open with a preposition ("…, and from which decade…").
 _PART_BREAK = re.compile(
-    r"(?:,?\s+and\s+|\?\s+|;\s*)(?=(?:(?:from|in|for|with|by|to|at|on|since|until)\s+)?"
-    r"(?:who|whom|when|where|which|what|how|why)\b)",
+    r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+|,\s+)"
+    r"(?=(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
     re.IGNORECASE,
+)
+_BARE_TAIL = re.compile(r"^(?:from|since|until|till)\s+(?:when|where)\W*$", re.I)
+_ASKS = re.compile(
+    r"\b(?:who|whom|whose|when|where|which|what|how|why|list|name|tell|give|is|are|was|were|did|does|do|can)\b", re.I
 )
 
 
@@ -542,7 +549,12 @@ def split_parts(question: str) -> list[str]:
     """'How many took part and who was interviewed?' → ['How many took part', 'who was interviewed?'] (at most 3);
     a part may open with a preposition ('…, and from which decade were…'), or name only the field it asks for
     ('…, and the dates it runs' → 'what are the dates it runs')."""
-    pieces = [p.strip() for p in _PART_BREAK.split(question) if p and p.strip()]
+    pieces: list[str] = []
+    for piece in (p.strip() for p in _PART_BREAK.split(question) if p and p.strip()):
+        # "Apart from Islington, who…": a lead-in, not a part; "who took over, from when?" asks one thing
+        if pieces and (not _ASKS.search(pieces[-1]) or _BARE_TAIL.match(piece)):
+            piece = f"{pieces.pop()}, {piece}"
+        pieces.append(piece)
     parts = [f"what are {q}" if n else q for p in pieces for n, q in enumerate(_FIELD_PART.split(p))]
     if any(len(p.split()) < 2 for p in parts[:-1]):
         return [question]  # "Where and when was it published?": two wh-words sharing one predicate
