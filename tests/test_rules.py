@@ -48,6 +48,10 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Where can I see what changes the programme seeks?", None),  # where to look, not a place
         ("Where could readers find the full report?", None),
         ("Where can the jury have met?", "place"),
+        # a wh-phrase after any preposition
+        ("Over which months was the strategy developed?", "date"),
+        ("During which year did it end?", "date"),
+        ("Across which countries did it run?", "place"),
     ],
 )
 def test_answer_type(question, kind):

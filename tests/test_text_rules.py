@@ -446,3 +446,36 @@ def test_a_question_asking_for_every_one_of_something(question, every):
     from kbqa.text import asks_for_all
 
     assert asks_for_all(question) is every
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        # a noun naming a class: the answer names its members, not the class
+        (
+            "Which two kinds of benefit can co-production deliver?",
+            "It can deliver either individualised or collective benefits.",
+            None,
+        ),
+        ("At which stages could agencies involve citizens?", "In co-commissioning, co-design and co-delivery.", None),
+        ("Under what circumstances do people join in?", "People join in when the actions are easy.", None),
+        # any other noun asked for must be there (or in the entry's title)
+        (
+            "What is the name of the partner it recruited?",
+            "It recruited a new partner in 2016.",
+            "the name asked about",
+        ),
+        (
+            "Which sports clubs joined the study?",
+            "Twenty community partners joined.",
+            "the clubs asked about",
+        ),
+    ],
+)
+def test_the_noun_asked_for_must_be_in_the_answer_unless_it_names_a_class(question, sentence, missing):
+    from kbqa.answer.extractive import Candidate, _missing
+    from kbqa.schema import Hit
+
+    hit = Hit(Chunk("c1", sentence, "a.txt", "Entry", {}), 1.0)
+    best = Candidate(sentence, hit, 0, 0, typed=1.0)
+    assert _missing(question, best, set(tokenize([sentence])[0]), [hit.chunk]) == missing

@@ -139,6 +139,35 @@ _PLACE_NOUNS = {
 }
 _DATE_NOUNS = {"year", "years", "date", "dates", "month", "months", "period", "decade"}
 TYPE_NOUNS = _DATE_NOUNS | _PERSON_NOUNS | _PLACE_NOUNS
+# Nouns naming a class whose members answer the question ("which two kinds of benefit" → "individualised or
+# collective benefits", "at which stages" → "co-commissioning, co-design…"): the answer names the members, and
+# seldom the class.
+CLASS_NOUNS = {
+    f"{stem}{end}"
+    for stem in [
+        "kind",
+        "type",
+        "sort",
+        "form",
+        "area",
+        "aspect",
+        "field",
+        "stage",
+        "phase",
+        "step",
+        "circumstance",
+        "condition",
+        "factor",
+        "attitude",
+        "element",
+        "feature",
+        "dimension",
+        "discipline",
+        "spot",
+        "respect",
+    ]
+    for end in ("", "s")
+} | {"category", "categories"}
 # Nouns that ask for a piece of text by what it is, not by a word it contains: "what is the title of the
 # 2017 paper on leadership" is answered by "Leadership and culture change…", "which source does it cite" by
 # "(Leach et al., 2005)". Only bare or with a determiner or one of these adjectives: "job title" asks for a job.
@@ -421,8 +450,9 @@ def _same_noun(a: str, b: str) -> bool:
 # A wh-word that opens a question or a clause ("Besides the UK, in which countries ..."), not one inside a
 # name ("What Works Scotland"): at the start, or lower-case after a comma or a preposition.
 _CLAUSE = (
-    r"(?:^\W*(?i:and\s+|so\s+|but\s+)?(?i:(?:in|on|for|from|to|at|by|with|about|of)\s+)?|(?<=[,;:] )"
-    r"|\b(?:in|on|for|from|to|at|by|with|about|of|and|or) )"
+    r"(?:^\W*(?i:and\s+|so\s+|but\s+)?(?i:(?:in|on|for|from|to|at|by|with|about|of|over|during|since|until|through"
+    r"|across|under|within)\s+)?|(?<=[,;:] )|\b(?:in|on|for|from|to|at|by|with|about|of|over|during|since|until"
+    r"|through|across|under|within|and|or) )"
 )
 _FOCUS_START = re.compile(
     _CLAUSE

@@ -26,6 +26,7 @@ from kbqa.index.keyword import KeywordIndex
 from kbqa.ingestion.clean import BULLET
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
+    CLASS_NOUNS,
     REFERS_BACK,
     TYPE_NOUNS,
     abbreviations,
@@ -253,7 +254,7 @@ def _missing(
     kind = answer_type(question)
     if kind and not best.typed:
         return _KIND_NAMES[kind]
-    focus = _focus_stems(question)
+    focus = set() if focus_word(question) in CLASS_NOUNS else _focus_stems(question)
     syn = _synonym_stems()
     # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
