@@ -209,6 +209,10 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
         ("Who carries out the evaluation?", "Evaluation is carried out by academics.", None),
         ("Who funded the study?", "The study was paid for by the council.", None),
         ("Who led the historical strand?", "Historical: co-ordinated by Professor Sarah Banks.", None),
+        # "which funder", "which council funded": who paid, said in the words of funding
+        ("And from which funder?", "Researchers at Newcastle University lead the work.", "who funded it"),
+        ("Which research council funded it?", "The study surveyed five local authorities.", "who funded it"),
+        ("Which body paid for the study?", "The study received a grant from the council.", None),
         # other questions are not checked
         ("Who was the first chair?", "Sam Odell.", None),
         ("When did it end?", "In December 2017.", None),

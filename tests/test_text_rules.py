@@ -479,3 +479,80 @@ def test_the_noun_asked_for_must_be_in_the_answer_unless_it_names_a_class(questi
     hit = Hit(Chunk("c1", sentence, "a.txt", "Entry", {}), 1.0)
     best = Candidate(sentence, hit, 0, 0, typed=1.0)
     assert _missing(question, best, set(tokenize([sentence])[0]), [hit.chunk]) == missing
+
+
+class _Chunks:
+    """The one search `_unmentioned_name` makes of a keyword index, over chunks (id → source, text)."""
+
+    def __init__(self, chunks: dict[str, tuple[str, str]]) -> None:
+        self.chunks = {cid: (source, set(tokenize([text])[0])) for cid, (source, text) in chunks.items()}
+
+    def doc_freq(self, term: str) -> int:
+        return sum(term in words for _, words in self.chunks.values())
+
+    def search(self, query: str, n: int, keep=None) -> list[tuple[str, float]]:
+        terms = set(tokenize([query])[0])
+        found = [(c, 1.0) for c, (s, w) in self.chunks.items() if terms & w and (keep is None or keep(_Meta(s)))]
+        return found[:n]
+
+
+_FILE = {  # one file, two entries: Newcastle is named only in the second
+    "f:0": ("f.txt", "Greater Manchester value co-creation. The project is funded by CUPI."),
+    "f:1": ("f.txt", "The Manchester study looked at five organisations."),
+    "f:2": ("f.txt", "Developing tools for co-creation. Researchers at Newcastle University lead it."),
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_chunks", "unmentioned"),
+    [
+        # the name is in another entry of the same file: the sentence is about something else
+        ("Which funder did Newcastle's project have?", {"f#0": frozenset({"f:0", "f:1"})}, "Newcastle"),
+        # the name is in a passage of the entry that was not retrieved
+        ("Which funder did the Manchester study have?", {"f#0": frozenset({"f:0", "f:1"})}, None),
+        # without the catalogue, the whole file counts (a plain document names things in its header)
+        ("Which funder did Newcastle's project have?", {}, None),
+        # a quoted title is not a run of names ("Developing" is no name)
+        ("Which funder did 'Developing tools for co-creation' have?", {"f#0": frozenset({"f:0", "f:1"})}, None),
+    ],
+)
+def test_a_name_counts_only_in_the_answer_sentences_own_entry(question, entry_chunks, unmentioned):
+    chunk = Chunk("f:0", _FILE["f:0"][1], "f.txt", "Greater Manchester", {"entry_id": "f#0"})
+    assert _unmentioned_name(question, [chunk], _Chunks(_FILE), entry_chunks) == unmentioned  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "members"),
+    [
+        ("Which practitioner communities does it link?", {"practition"}),
+        ("It links Wales to which community of practitioners?", {"practition"}),
+        ("Which youth groups took part?", {"youth"}),
+        ("Which groups took part?", set()),  # no members named
+        ("Which practitioner events were held?", set()),  # not a group of people
+    ],
+)
+def test_a_group_asked_for_is_named_by_its_members(question, members):
+    from kbqa.answer.extractive import _member_stems
+
+    assert _member_stems(question) == members
+
+
+@pytest.mark.parametrize(
+    ("part", "first", "missing"),
+    [
+        # a later part is about what the first part names
+        ("and from which funder?", "How much did Newcastle's project receive", "anything on Newcastle"),
+        ("and from which funder?", "How much did the Manchester study receive", None),
+        # a first part stands on its own
+        ("From which funder?", None, None),
+    ],
+)
+def test_a_later_part_is_answered_about_what_the_first_part_names(part, first, missing):
+    from kbqa.answer.extractive import Candidate, _missing
+    from kbqa.schema import Hit
+
+    chunk = Chunk("f:0", _FILE["f:0"][1], "f.txt", "Greater Manchester", {"entry_id": "f#0"})
+    best = Candidate("The project is funded by CUPI.", Hit(chunk, 1.0), 1, 0, typed=1.0)
+    tokens = set(tokenize([best.text])[0])
+    entries = {"f#0": frozenset({"f:0", "f:1"})}
+    assert _missing(part, best, tokens, [chunk], _Chunks(_FILE), first, entries) == missing  # type: ignore[arg-type]

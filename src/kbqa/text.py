@@ -264,11 +264,22 @@ _WHO_DID = re.compile(
 )
 
 
+# "Which research council funded it?", "and from which funder?": a question about who paid. Funding is said in
+# a few words (funded, grant, paid for…: the synonym list), so an answer that uses none of them names no funder.
+_FUNDER_ASKED = re.compile(
+    r"\b(?:which|what)\s+(?:[\w'’-]+\s+){0,3}?(?:funded|financed|sponsored|paid for)\b|\b(?:funders?|sponsors?)\b",
+    re.I,
+)
+
+
 def who_verb(question: str) -> str | None:
-    """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), else None.
-    ("Which commission pushed…" is not checked: such questions are answered in other words too often.)"""
+    """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), or "funded"
+    for a question about who paid ("which funder", "which council funded"), else None. ("Which commission
+    pushed…" is not checked: such questions are answered in other words too often.)"""
     m = _WHO_DID.match(question)
-    return m["verb"].lower() if m else None
+    if m:
+        return m["verb"].lower()
+    return "funded" if _FUNDER_ASKED.search(question) else None
 
 
 # more parties besides those named ("who else"), or the parties something is done with ("who … with?"):

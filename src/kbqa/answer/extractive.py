@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -210,19 +210,28 @@ _NOT_NAMES = re.compile(
     r"|in|on|at|of|for|to|from|by|with|about|over|under|and|or|but|if|the|a|an|i|please|tell|list|name|give)",
     re.IGNORECASE,
 )
+_QUOTED_TITLE = re.compile(r"(?<!\w)['‘“\"][^'’”\"]*\s[^'’”\"]*['’”\"](?!\w)")
 _ACRONYM = re.compile(r"\b[A-Z]{2,6}s?\b")
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z][\w-]*(?:['’]s)?\b")
 
 
-def _unmentioned_name(question: str, passages: list[Chunk], index: KeywordIndex | None) -> str | None:
+def _unmentioned_name(
+    question: str,
+    passages: list[Chunk],
+    index: KeywordIndex | None,
+    entry_chunks: Mapping[str, frozenset[str]] | None = None,
+) -> str | None:
     """A name the question is about, which the knowledge base holds, when the best sentence's entry (the
-    retrieved `passages` of it, with its title) and its document mention none of the question's names: the
+    retrieved `passages` of it, with its title) and the rest of it mention none of the question's names: the
     sentence is then about something else, however well it scores. One name is enough for a question
-    comparing two."""
+    comparing two. The rest is the entry's other passages when `entry_chunks` (entry id → chunk ids) knows
+    the entry, else its whole document (a plain document's names may stand in its header)."""
     if index is None:
         return None
     names: list[tuple[str, str]] = []  # (name as asked, its stem)
-    for m in _CAPITALISED.finditer(question.strip()):
+    # a quoted title is not a run of names: 'Developing tools for co-creation' is not "Developing"
+    unquoted = _QUOTED_TITLE.sub(" ", question.strip())
+    for m in _CAPITALISED.finditer(unquoted):
         word = re.sub(r"['’]s$", "", m.group())
         stems = tokenize([word])[0]
         if not _NOT_NAMES.fullmatch(word) and stems and index.doc_freq(stems[0]) > 0:
@@ -231,8 +240,10 @@ def _unmentioned_name(question: str, passages: list[Chunk], index: KeywordIndex 
     acronyms = set(tokenize([" ".join(_ACRONYM.findall(question))])[0])
     if not names or any(stem in passage for _, stem in names) or acronyms & passage:
         return None
-    source = passages[0].source  # a name in a part of the document not retrieved (its header, say) counts too
-    if index.search(" ".join(w for w, _ in names), 1, keep=lambda meta: meta.source == source):
+    source = passages[0].source  # a name in a part of the entry or document not retrieved counts too
+    own = (entry_chunks or {}).get(passages[0].metadata.get("entry_id") or "")
+    found = index.search(" ".join(w for w, _ in names), 50 if own else 1, keep=lambda meta: meta.source == source)
+    if any(own is None or chunk_id in own for chunk_id, _ in found):
         return None
     return names[0][0]
 
@@ -243,12 +254,24 @@ def _entry_passages(hits: list[Hit], chunk: Chunk) -> list[Chunk]:
     return [h.chunk for h in hits if (h.chunk.source, h.chunk.metadata.get("entry_id")) == entry]
 
 
+def _with_names(question: str, named: str | None) -> str:
+    """The question with the text whose names count as its own (`named`), for `_unmentioned_name`."""
+    return f"{question} {named}" if named else question
+
+
 def _missing(
-    question: str, best: Candidate, best_tokens: set[str], entry: list[Chunk], index: KeywordIndex | None = None
+    question: str,
+    best: Candidate,
+    best_tokens: set[str],
+    entry: list[Chunk],
+    index: KeywordIndex | None = None,
+    named: str | None = None,
+    entry_chunks: Mapping[str, frozenset[str]] | None = None,
 ) -> str | None:
     """What the question asks for that the best sentence does not contain, if anything. `entry`: the
-    retrieved passages of the best sentence's entry."""
-    name = _unmentioned_name(question, entry, index)
+    retrieved passages of the best sentence's entry; `named`: text whose names count as the question's;
+    `entry_chunks`: see `_unmentioned_name`."""
+    name = _unmentioned_name(_with_names(question, named), entry, index, entry_chunks)
     if name:
         return f"anything on {name}"
     kind = answer_type(question)
@@ -259,10 +282,32 @@ def _missing(
     # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
     best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
-    named = focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)
-    if focus and not named and not _names_an_instance(question, best.text):
+    said = focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)
+    if (
+        focus
+        and not said
+        and not _names_an_instance(question, best.text)
+        and not _member_stems(question) & best_tokens
+    ):
         return f"the {focus_word(question)} asked about"
     return None
+
+
+_DETERMINER = re.compile(r"which|what|whose|the|a|an|any|some|each|every|this|that|these|those|other|its|their", re.I)
+# Nouns for a group of people, named by who is in it: "practitioner communities" are practitioners.
+_COLLECTIVES = {"community", "communities", "group", "groups", "network", "networks", "circle", "circles"}
+
+
+def _member_stems(question: str) -> set[str]:
+    """Who is in the group the question asks for ("which practitioner communities", "which community of
+    practitioners" → practitioner): a sentence naming them ("u.lab and Theory U practitioners") names the group."""
+    head = focus_word(question)
+    if head not in _COLLECTIVES:
+        return set()
+    h = re.escape(head)
+    found = re.findall(rf"\b([\w-]+)\s+{h}\b", question, re.I) + re.findall(rf"\b{h}\s+of\s+([\w-]+)", question, re.I)
+    words = [w for w in found if not _DETERMINER.fullmatch(w)]
+    return set(tokenize([" ".join(words)])[0])
 
 
 def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
@@ -326,12 +371,20 @@ class Extractive:
     """Answers from the retrieved passages without an LLM."""
 
     def __init__(
-        self, settings: Settings, embedder: BaseEmbedder, index: KeywordIndex | None, threshold: float | None = None
+        self,
+        settings: Settings,
+        embedder: BaseEmbedder,
+        index: KeywordIndex | None,
+        threshold: float | None = None,
+        entries: Sequence[Entry] = (),
     ) -> None:
+        """`entries`: the catalogue, so that a name is looked for in the best sentence's own entry, not in a
+        neighbouring entry of the same file."""
         self.settings = settings
         self.embedder = embedder
         self.index = index
         self.threshold = settings.abstain_threshold if threshold is None else threshold
+        self.entry_chunks = {e.entry_id: frozenset(e.chunk_ids) for e in entries}
 
     def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
         """All sentences of the hits, scored and sorted best first.
@@ -350,7 +403,7 @@ class Extractive:
         terms = with_context(question_terms(question, self.index), context, self.index)
         kind = answer_type(question)
         focus = _focus_stems(question)
-        focus_alt = _synonyms_of(focus)
+        focus_alt = _synonyms_of(focus) | _member_stems(question)
         subjects = {h.chunk.id: _pronoun_subjects(h.chunk) for h in hits}
         expanded = [_expand(c.text, c.hit.chunk.text, subjects[c.hit.chunk.id].get(c.start)) for c in cands]
         # Meaning is judged on the sentence in its entry ("Title: sentence"), as a reader sees it: a sentence
@@ -388,10 +441,13 @@ class Extractive:
             cand.score = sum(w * getattr(cand, f) for f, w in WEIGHTS.items())
         return sorted(cands, key=lambda c: c.score, reverse=True)
 
-    def ranked(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
+    def ranked(
+        self, question: str, hits: list[Hit], context: str | None = None, named: str | None = None
+    ) -> list[Candidate]:
         """Candidates best first, with a close runner-up holding the asked kind of fact moved to the front,
         and the best sentence of an entry that mentions the question's names before one of an entry that
-        does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined)."""
+        does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined). `named`: text
+        whose names count as the question's (the first part of a question in parts)."""
         cands = _prefer_focused(question, _prefer_typed(question, self.candidates(question, hits, context)))
         if not cands:
             return cands
@@ -400,15 +456,16 @@ class Extractive:
         def unmentioned(c: Candidate) -> str | None:
             key = (c.hit.chunk.source, c.hit.chunk.metadata.get("entry_id"))
             if key not in verdicts:
-                verdicts[key] = _unmentioned_name(question, _entry_passages(hits, c.hit.chunk), self.index)
+                passages = _entry_passages(hits, c.hit.chunk)
+                verdicts[key] = _unmentioned_name(_with_names(question, named), passages, self.index, self.entry_chunks)
             return verdicts[key]
 
         if unmentioned(cands[0]):
             cands = _to_front(cands, next((c for c in cands if not unmentioned(c)), None))
         return cands
 
-    def judge(self, question: str, hits: list[Hit], cands: list[Candidate]) -> Judgement:
-        """Decide how far the best sentence can be trusted to answer the question."""
+    def judge(self, question: str, hits: list[Hit], cands: list[Candidate], named: str | None = None) -> Judgement:
+        """Decide how far the best sentence can be trusted to answer the question (`named`: see `ranked`)."""
         if not cands:
             return Judgement(dict.fromkeys(ABSTAIN_WEIGHTS, 0.0), "a passage on this topic", 0.0)
         best = cands[0]
@@ -429,7 +486,8 @@ class Extractive:
         }
         z = ABSTAIN_BIAS + sum(ABSTAIN_WEIGHTS[k] * signals[k] for k in ABSTAIN_WEIGHTS)
         entry = _entry_passages(hits, best.hit.chunk)
-        return Judgement(signals, _missing(question, best, best_tokens, entry, self.index), 1.0 / (1.0 + math.exp(-z)))
+        missing = _missing(question, best, best_tokens, entry, self.index, named, self.entry_chunks)
+        return Judgement(signals, missing, 1.0 / (1.0 + math.exp(-z)))
 
     def answer(
         self,
@@ -463,11 +521,13 @@ class Extractive:
         for i, part in enumerate(parts):  # "…, and when?": each part from its own best sentence
             pool = _with_hits(hits, part_hits[i] if i < len(part_hits) else [])
             # a later part leans on the first ("…, and which one is more common?"); the first stands on its own
-            cands = self.ranked(part, pool, _join_context(context, parts[0]) if i else context)
+            # …and about what the first names: "How much did Newcastle's project get, and from which funder?"
+            named = parts[0] if i else None
+            cands = self.ranked(part, pool, _join_context(context, parts[0]) if i else context, named)
             anchor = (chosen[0].text if chosen else None) if i else follows  # what "it" may point back to
             if anchor and REFERS_BACK.search(part):
                 cands = _prefer_following(part, anchor, cands, quoted=frozenset(c.text for c in chosen))
-            verdict = self.judge(part, pool, cands)
+            verdict = self.judge(part, pool, cands, named)
             picked = self._pick(question, i, cands, chosen, pool) if verdict.confident(self.threshold) else []
             unsaid = _unsaid_verb(part, picked)
             if unsaid:
@@ -941,7 +1001,8 @@ class ExtractiveAnswerer:
         hits = self.context.retrieve_for(request.follow, request.k, request.filters)
         retrieve_ms = _ms(started)
         ctx = self.context
-        answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold)
+        entries = ctx.entries(request.filters)
+        answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold, entries)
         answer = None
         # A follow-up is answered from the entries in focus first, and a question that names an entry
         # ("the Enabling Social Action guidance work") from that entry first: a sentence of a neighbouring
