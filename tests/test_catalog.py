@@ -127,6 +127,9 @@ def test_questions_about_the_text_are_not_catalogue_questions(question):
         ("When did it end?", (), None, None),  # nothing named, nothing in focus
         ("When did the lunar colony end?", (), None, None),  # names no entry
         ("When was participatory budgeting invented?", (), None, None),  # not a dates-of-an-entry question
+        # something the entry's text describes, named in words of its own: its text says when that began
+        ("When did the Welsh Government's Sustainable Development Change Programme begin?", (), None, None),
+        ("When did the Co-production for Sustainability project start?", (), ["Co-production for Sustainab"], "start"),
     ],
 )
 def test_dates_of_a_named_entry(question, focus, titles, verb):

@@ -206,7 +206,10 @@ def match(
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
         dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
-        if dated and len(dated) == len(named):  # every entry the question could mean has dates
+        # every entry the question could mean has dates, and the question asks about the entry, not about
+        # something its text describes ("the Welsh Government's Sustainable Development Change Programme" in
+        # "Co-production for Sustainability": its text says when that began)
+        if dated and len(dated) == len(named) and _names_the_entry(when["subject"], dated):
             return MetaQuery("dates", when["verb"].lower(), dated)
         return None
     listing, counting = _LISTING.search(question), _COUNTING.search(question)
@@ -308,6 +311,17 @@ def _named_or_in_focus(text: str, entries: list[Entry], focus: tuple[str, ...]) 
     if not named and focus and REFERS_BACK.search(text):
         named = [e for e in entries if e.entry_id in focus][:1]
     return named
+
+
+# Words that name what kind of thing an entry is, not which one ("the Imagine project").
+_GENERIC = set(tokenize(["project programme study entry work research initiative trial scheme"])[0])
+
+
+def _names_the_entry(subject: str, entries: list[Entry]) -> bool:
+    """`subject` (what a "when did … start" question asks about) is one of `entries` by name: at least half of
+    its words are in the entry's title, not a thing its text describes in words of its own."""
+    words = set(tokenize([subject])[0]) - _GENERIC
+    return not words or any(len(words & set(tokenize([e.title])[0])) * 2 >= len(words) for e in entries)
 
 
 def _person_named(text: str, entries: list[Entry]) -> str | None:
