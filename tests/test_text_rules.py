@@ -556,3 +556,32 @@ def test_a_later_part_is_answered_about_what_the_first_part_names(part, first, m
     tokens = set(tokenize([best.text])[0])
     entries = {"f#0": frozenset({"f:0", "f:1"})}
     assert _missing(part, best, tokens, [chunk], _Chunks(_FILE), first, entries) == missing  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "title", "better", "worse"),
+    [
+        # a title word the sentence repeats tells it apart from the entry's other sentences
+        (
+            "Who co-ordinated the cultural work package?",
+            "Imagine: the social, historical, cultural and democratic context of civic engagement",
+            "Cultural: co-ordinated by Professor Kate Pahl.",
+            "Social: co-ordinated by Professor Angie Hart.",
+        ),
+        (
+            "Who took over the democratic strand?",
+            "Imagine: the social, historical, cultural and democratic context of civic engagement",
+            "Democratic: co-ordinated by Graham Crow until 2014, thereafter by Paul Ward.",
+            "Social: co-ordinated by Professor Angie Hart.",
+        ),
+    ],
+)
+def test_a_title_word_counts_half_towards_what_a_sentence_adds(question, title, better, worse):
+    from kbqa.answer.extractive import TITLE_TERM, _asked_terms, question_terms
+
+    chunk = Chunk("c1", f"{better} {worse}", "a.txt", title, {})
+    terms = question_terms(question, None)
+    leaning, strict = _asked_terms(terms, chunk, TITLE_TERM), _asked_terms(terms, chunk)
+    better_tokens, worse_tokens = (set(tokenize([s])[0]) for s in (better, worse))
+    assert leaning.coverage(better_tokens) > leaning.coverage(worse_tokens)
+    assert strict.coverage(better_tokens) == strict.coverage(worse_tokens)  # what the judge reads: unchanged

@@ -114,6 +114,7 @@ SYNONYMS = [
 SYNONYM_WEIGHT = 0.7
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
+TITLE_TERM = 0.5  # a question word in the passage's title counts this much towards what a sentence adds
 DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
 DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
@@ -283,12 +284,7 @@ def _missing(
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
     best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
     said = focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)
-    if (
-        focus
-        and not said
-        and not _names_an_instance(question, best.text)
-        and not _member_stems(question) & best_tokens
-    ):
+    if focus and not said and not _names_an_instance(question, best.text) and not _member_stems(question) & best_tokens:
         return f"the {focus_word(question)} asked about"
     return None
 
@@ -355,7 +351,8 @@ class Candidate:
     start: int  # offset of the sentence in its passage's text
     sim: float = 0.0  # cosine between question and sentence embeddings
     lex: float = 0.0  # weighted share of the question's terms in the sentence
-    beyond: float = 0.0  # ... of those not already in its passage's title: the part the question asks about
+    beyond: float = 0.0  # ... of those not already in its passage's title (those count TITLE_TERM as much)
+    asked: float = 0.0  # ... of those not in its passage's title at all: the part the question asks about
     ctx: float = 0.0  # ... in its passage (with title and section)
     typed: float = 0.0  # holds a new fact of the kind asked for (a name for "who", a year for "when"...)
     focus: float = 0.0  # contains the noun the question asks for ("which council priorities" → priorities)
@@ -415,6 +412,9 @@ class Extractive:
         sent_tokens = tokenize(expanded)
         ctx_tokens = {h.chunk.id: set(tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
+        # a title word the sentence repeats still tells it apart from its entry's other sentences ("Cultural:
+        # co-ordinated by…" in "Imagine: the social, historical, cultural and democratic context…")
+        leaning = {h.chunk.id: _asked_terms(terms, h.chunk, TITLE_TERM) for h in hits}
         top = max(h.score for h in hits) or 1.0
         topical = bool(_TOPIC_WORDS.search(question))
         counted = _other_words_for(focus_word(question))
@@ -423,7 +423,9 @@ class Extractive:
             toks = set(words)
             cand.sim = float(sim)
             cand.lex = terms.coverage(toks)
-            cand.beyond = asked[cand.hit.chunk.id].coverage(toks) if asked[cand.hit.chunk.id].weights else 1.0
+            own = asked[cand.hit.chunk.id]
+            cand.asked = own.coverage(toks) if own.weights else 1.0
+            cand.beyond = leaning[cand.hit.chunk.id].coverage(toks) if own.weights else 1.0
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
@@ -475,7 +477,7 @@ class Extractive:
         subject = _pronoun_subjects(best.hit.chunk).get(best.start)
         best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text, subject)])[0])
         signals = {
-            "beyond": 1.0 if is_overview(question) else best.beyond,  # "tell me about X" asks nothing beyond X
+            "beyond": 1.0 if is_overview(question) else best.asked,  # "tell me about X" asks nothing beyond X
             "score": best.score,
             "support": best.ctx,
             "lex": best.lex,
@@ -632,11 +634,11 @@ def _prefer_following(
 def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) -> list[Candidate]:
     """When the best sentence lacks the noun asked for ("which sectors…"), it would be declined: a runner-up
     that has the noun (and the kind of fact asked for) and scores within reach of it goes first instead."""
-    if not cands or not _focus_stems(question) or cands[0].focus >= SYNONYM_WEIGHT:
+    if not cands or not _focus_stems(question) or cands[0].focus >= 1.0:
         return cands
-    top, kind = cands[0].score, answer_type(question)
+    top, kind = cands[0], answer_type(question)
     better = next(
-        (c for c in cands[1:] if c.focus >= SYNONYM_WEIGHT and (c.typed or not kind) and c.score >= within * top), None
+        (c for c in cands[1:] if c.focus > top.focus and (c.typed or not kind) and c.score >= within * top.score), None
     )
     return _to_front(cands, better)
 
@@ -873,10 +875,12 @@ def _join(pieces: list[str]) -> str:
     return out
 
 
-def _asked_terms(terms: Terms, chunk: Chunk) -> Terms:
-    """The question's terms that the passage's title and section do not already name."""
+def _asked_terms(terms: Terms, chunk: Chunk, title_weight: float = 0.0) -> Terms:
+    """The question's terms that the passage's title and section do not already name; those they name count
+    `title_weight` as much."""
     topic = set(tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
-    return Terms({t: w for t, w in terms.weights.items() if t not in topic}, terms.alternatives)
+    weights = {t: w * (title_weight if t in topic else 1.0) for t, w in terms.weights.items()}
+    return Terms({t: w for t, w in weights.items() if w > 0}, terms.alternatives)
 
 
 def _other_words_for(word: str | None) -> frozenset[str]:
