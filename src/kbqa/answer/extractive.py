@@ -633,7 +633,8 @@ def _prefer_following(
 
 def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) -> list[Candidate]:
     """When the best sentence lacks the noun asked for ("which sectors…"), it would be declined: a runner-up
-    that has the noun (and the kind of fact asked for) and scores within reach of it goes first instead."""
+    that has the noun (and the kind of fact asked for) and scores within reach of it goes first instead; so
+    does one with the noun itself before one with only a synonym of it ("focused on" for "which priorities")."""
     if not cands or not _focus_stems(question) or cands[0].focus >= 1.0:
         return cands
     top, kind = cands[0], answer_type(question)
