@@ -25,11 +25,17 @@ EVIDENCE = "User and Community Co-Production of Public Services: What Does the E
         ("Who published 'Co-producing Research: A Community Development Approach'?", ["publisher"],
          ["Co-producing Research: A Community Development Approach"]),
         ("In which volume and issue of the International Journal of Operations and Production Management did "
-         "'Examining networked NGO services' appear?", ["venue", "volume"],
+         "'Examining networked NGO services' appear?", ["volume"],  # the journal is given, not asked for
          ["Examining networked NGO services: Reconceptualising value co-creation"]),
         (f"Where and when was '{EVIDENCE}' published?", ["venue", "year"], [EVIDENCE]),
         ("what year did Policy Press bring out co-producing research: a community development approach?", ["year"],
          ["Co-producing Research: A Community Development Approach"]),  # "bring out": published
+        # a record named by its subtitle (three titles share "User and community co-production of public services")
+        ("Which book is the chapter on what influences citizens to co-produce in?", ["venue"],
+         ["User and community co-production of public services: what influences citizens to co-produce?"]),
+        # an entry named, no record: the one record of it that has the fields asked for
+        ("The Imagine project was written up in a book - who published it and in what year?", ["publisher", "year"],
+         ["Co-producing Research: A Community Development Approach"]),
     ],
 )  # fmt: skip
 def test_field_questions_name_one_record(question, fields, titles):
@@ -84,6 +90,9 @@ def test_which_is_older_compares_two_named_records():
         "Which universities are partners in Phase 2 of the Enabling Social Action programme?",
         "Who wrote the report on the moon landings?",
         "Which papers?",  # nothing to narrow the list by
+        # the journal is named, not asked for; nor does a generic subtitle ("…of public outcomes") name a record
+        "What sparked the interest in users and communities producing public services, according to the Journal "
+        "of Social Policy article?",
     ],
 )
 def test_questions_about_other_things_are_left_to_the_other_answerers(question):

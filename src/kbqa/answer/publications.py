@@ -36,7 +36,8 @@ FIELD_PATTERNS = {
     "year": re.compile(
         r"\b(?:when|what year|which year|what date)\b.*\b(?:published|publish|come out|came out|appear(?:ed)?|released"
         r"|bring out|brought out|put out|release"
-        r"|written|issued|held|produced)\b",
+        r"|written|issued|held|produced)\b"
+        r"|\b(?:published|publish|publisher|came out|appeared|released|issued)\b.*\b(?:in )?(?:what|which) year\b",
         re.I,
     ),
     "volume": re.compile(r"\bvolume\b|\bissue\b", re.I),
@@ -56,6 +57,7 @@ _YEARS = re.compile(r"\b((?:19|20)\d\d)\b")
 _JOURNAL = re.compile(r"\bjournals?\b", re.I)
 MIN_TITLE_SHARE = 0.6  # of a record title's words that the question must contain to name it
 MIN_TITLE_WORDS = 3
+MIN_SUBTITLE_SHARE = 0.75  # … or of its subtitle's words (a subtitle alone is shorter: most of it must be there)
 
 
 @dataclass
@@ -87,7 +89,14 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     records = all_records(entries)
     if not records:
         return None
-    fields = [name for name, pattern in FIELD_PATTERNS.items() if pattern.search(question)]
+    # a field whose value the question states names the record, it does not ask for it ("what sparked…,
+    # according to the Journal of Social Policy article?")
+    q = question.lower()
+    fields = [
+        name
+        for name, pattern in FIELD_PATTERNS.items()
+        if pattern.search(question) and not any((v := _value(f.record, name)) and v.lower() in q for f in records)
+    ]
     listing = _LISTING.search(question)
     compare = _COMPARE.search(question)
     named = _named_records(question, records, entries) or _own_records(question, records, entries)
@@ -95,6 +104,8 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
         return PubQuery(["year"], named[:2], compare=compare["how"].lower())
     if fields and named:
         return PubQuery(fields, named[:1]) if _has_any(named[0].record, fields) else None
+    if fields and (own := _records_of_named_entries(question, records, entries, fields)):
+        return PubQuery(fields, own, listing=len(own) > 1)
     if listing:
         found = _listed(question, records, entries, focus, listing["kind"].lower())
         return PubQuery(fields, found, listing=True) if found else None
@@ -121,15 +132,34 @@ def _named_records(question: str, records: list[Found], entries: list[Entry]) ->
         if any(len(x) >= 10 and _plain(x) in title for x in quoted) or (len(title) >= 20 and title in q):
             scored.append((2.0, f))
             continue
-        stems = set(tokenize([f.record.title])[0])
-        share = len(stems & q_stems) / len(stems) if stems else 0.0
-        if len(stems & q_stems) >= min(MIN_TITLE_WORDS, len(stems)) and share >= MIN_TITLE_SHARE:
-            scored.append((share, f))
+        # a title or its subtitle: three titles share "User and community co-production of public services",
+        # so one is named by "what influences citizens to co-produce"
+        subtitle = set(tokenize([f.record.title.partition(":")[2]])[0])
+        parts = [(set(tokenize([f.record.title])[0]), MIN_TITLE_SHARE), (subtitle, MIN_SUBTITLE_SHARE)]
+        for stems, least in parts:
+            share = len(stems & q_stems) / len(stems) if stems else 0.0
+            if len(stems & q_stems) >= min(MIN_TITLE_WORDS, len(stems)) and share >= least and stems:
+                scored.append((share, f))
+                break
     scored.sort(key=lambda x: x[0], reverse=True)
     if not scored:
         return []
     top = scored[0][0]
     return [f for s, f in scored if s >= top - 0.15]
+
+
+MAX_OWN = 3  # "The Imagine project was written up in a book – who published it?": at most this many records
+
+
+def _records_of_named_entries(
+    question: str, records: list[Found], entries: list[Entry], fields: list[str]
+) -> list[Found]:
+    """The records that have the asked fields, of the entries the question names when it names no record
+    ("The Imagine project was written up in a book – who published it and in what year?"); none when the
+    named entries hold more than MAX_OWN such records (the question must say which)."""
+    named = {e.entry_id for e in best_mentions(question, entries)}
+    found = [f for f in records if f.entry.entry_id in named and _has_any(f.record, fields)]
+    return found if len(found) <= MAX_OWN else []
 
 
 def _own_records(question: str, records: list[Found], entries: list[Entry]) -> list[Found]:
