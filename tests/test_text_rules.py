@@ -585,3 +585,21 @@ def test_a_title_word_counts_half_towards_what_a_sentence_adds(question, title, 
     better_tokens, worse_tokens = (set(tokenize([s])[0]) for s in (better, worse))
     assert leaning.coverage(better_tokens) > leaning.coverage(worse_tokens)
     assert strict.coverage(better_tokens) == strict.coverage(worse_tokens)  # what the judge reads: unchanged
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("Who ran it?", set()),  # "ran": the knowledge base says "run", a synonym
+        ("Who paid for the forum?", set()),  # "paid": "funded"
+        ("Who ran the zeppelin?", {"zeppelin"}),  # a word the knowledge base has no form of
+    ],
+)
+def test_a_word_the_knowledge_base_has_a_synonym_of_is_known(question, unknown):
+    from kbqa.answer.extractive import Extractive, question_terms
+    from kbqa.config import Settings
+
+    vocabulary = _Vocabulary({"a.txt": "Who knows? The forum was run by volunteers and funded by the council."})
+    extractive = Extractive(Settings(), None, vocabulary)  # type: ignore[arg-type]
+    terms = question_terms(question, vocabulary)  # type: ignore[arg-type]
+    assert {t for t in terms.weights if not extractive._known(t, terms)} == unknown

@@ -473,7 +473,7 @@ class Extractive:
         best = cands[0]
         terms = question_terms(question, self.index)
         total = sum(terms.weights.values()) or 1.0
-        unknown = sum(w for t, w in terms.weights.items() if self.index is not None and self.index.doc_freq(t) == 0)
+        unknown = sum(w for t, w in terms.weights.items() if not self._known(t, terms))
         subject = _pronoun_subjects(best.hit.chunk).get(best.start)
         best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text, subject)])[0])
         signals = {
@@ -490,6 +490,12 @@ class Extractive:
         entry = _entry_passages(hits, best.hit.chunk)
         missing = _missing(question, best, best_tokens, entry, self.index, named, self.entry_chunks)
         return Judgement(signals, missing, 1.0 / (1.0 + math.exp(-z)))
+
+    def _known(self, term: str, terms: Terms) -> bool:
+        """The knowledge base has the term, or a synonym of it ("ran": "run")."""
+        if self.index is None:
+            return True
+        return any(self.index.doc_freq(t) > 0 for t in (term, *terms.alternatives.get(term, ())))
 
     def answer(
         self,
