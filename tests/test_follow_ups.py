@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kbqa.conversation import Turn, from_previous_list, is_elliptical, resolve
+from kbqa.conversation import Turn, from_previous_list, is_definite_short, is_elliptical, resolve
 from kbqa.schema import Citation
 
 IMAGINE = Turn(
@@ -76,6 +76,21 @@ def test_standalone_questions_never_nest_earlier_turns():
 )
 def test_elliptical_questions(question, elliptical):
     assert is_elliptical(question) is elliptical
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("who were the authors?", True),
+        ("Where was the event held?", True),
+        ("What did the evaluation find?", True),
+        ("What is participatory budgeting?", False),  # no "the"
+        ("Who funded the Imagine project?", False),  # names something of its own
+        ("Which entries are about co-production in the public sector?", False),  # a question in its own right
+    ],
+)
+def test_a_short_question_about_the_something_follows_on(question, follows):
+    assert is_definite_short(question) is follows
 
 
 def _listed() -> Turn:

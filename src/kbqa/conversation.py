@@ -47,6 +47,7 @@ _VERBISH = re.compile(
     re.I,
 )
 ELLIPTICAL_WORDS = 5
+DEFINITE_WORDS = 6
 MAX_CONTEXT_CHARS = 300
 
 
@@ -72,6 +73,19 @@ def is_follow_up(question: str) -> bool:
         or _ORDINAL.search(question)
         or _WHICH_ONE.search(question)
         or is_elliptical(question)
+        or is_definite_short(question)
+    )
+
+
+def is_definite_short(question: str) -> bool:
+    """'Who were the authors?', 'Where was the event held?': a short question about "the" something, with no
+    name of its own to say which — the one the conversation is about."""
+    words = re.findall(r"[\w'’-]+", question)
+    return (
+        0 < len(words) <= DEFINITE_WORDS
+        and any(w.lower() == "the" for w in words)
+        and not any(w[0].isupper() for w in words[1:])
+        and not re.search(r"['‘“\"]\w", question)
     )
 
 
