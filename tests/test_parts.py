@@ -289,3 +289,27 @@ def test_a_later_part_is_not_sent_back_to_a_sentence_the_answer_already_quotes()
     assert _prefer_following(part, cands[0].text, ranked)[0].text.startswith("It is intended")
     quoted = frozenset({cands[0].text, cands[1].text})
     assert _prefer_following(part, cands[0].text, ranked, quoted=quoted)[0].text.startswith("Projects")
+
+
+@pytest.mark.parametrize(
+    ("runner_up", "joins"),
+    [
+        ((0.60, 0.30, 0.30), True),  # close on what the question asks beyond the entry's title
+        ((0.60, 0.45, 0.0), False),  # close only by repeating the entry's title
+    ],
+)
+def test_a_runner_up_close_only_by_title_words_does_not_join(runner_up, joins):
+    from kbqa.answer.extractive import Candidate, Extractive
+    from kbqa.config import Settings
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", "text", "s.txt", "Entry", {"entry_id": "s#1"}), score=1.0)
+    best = Candidate(
+        "The universities of Sheffield and Hull are partners.", hit, 0, 0, score=0.75, beyond=0.5, asked=0.5
+    )
+    score, beyond, asked = runner_up
+    other = Candidate(
+        "The programme aims to support commissioners.", hit, 1, 0, score=score, beyond=beyond, asked=asked
+    )
+    chosen = Extractive(Settings(), None, None).select([best, other])  # type: ignore[arg-type]
+    assert (other in chosen) is joins

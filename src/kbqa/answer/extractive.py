@@ -581,6 +581,8 @@ class Extractive:
                 break
             if cand.text.rstrip().endswith(":"):
                 continue  # "…a range of activities:" as a runner-up brings a whole list the question did not ask for
+            if _untitled(cand) < self.settings.answer_runner_up * _untitled(best):
+                continue  # close only by repeating the entry's title: title words choose the best, they add none
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
                 continue  # says the same thing again
@@ -591,6 +593,11 @@ class Extractive:
             chosen.append(cand)
             seen |= words
         return _with_list_items(_with_enumeration(chosen), pool)
+
+
+def _untitled(cand: Candidate) -> float:
+    """The sentence's score without the share its title words give it (see TITLE_TERM)."""
+    return cand.score - WEIGHTS["beyond"] * (cand.beyond - cand.asked)
 
 
 def _to_front(cands: list[Candidate], chosen: Candidate | None) -> list[Candidate]:
