@@ -175,12 +175,27 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
         # ... but not a date line of another entry, nor one far behind
         ("In which month did the briefing come out?", "December 2018", 0.61, False, "best"),
         ("In which month did the briefing come out?", "December 2018", 0.50, True, "best"),
-        # a long sentence with a date needs the usual closeness
+        # a sentence of the same entry that dates it goes first when nearly as good; one far behind does not
+        (
+            "Over which months was the strategy developed?",
+            "The strategy was developed from January to June 2016.",
+            0.65,
+            True,
+            "The strategy was developed from January to June 2016.",
+        ),
         (
             "When did the briefing come out?",
             "The briefing came out in the winter of 2018, after the pilot.",
             0.61,
             True,
+            "best",
+        ),
+        # a sentence of another entry needs the usual closeness
+        (
+            "When did the briefing come out?",
+            "The briefing came out in the winter of 2018, after the pilot.",
+            0.65,
+            False,
             "best",
         ),
     ],

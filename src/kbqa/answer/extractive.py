@@ -117,6 +117,7 @@ CONTEXT_WEIGHT = 0.5
 TITLE_TERM = 0.5  # a question word in the passage's title counts this much towards what a sentence adds
 DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
 DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
+DATED_WITHIN = 0.85  # …as does a sentence of the entry holding a date, if it scores this share
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
 
 
@@ -672,8 +673,10 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     def qualifies(c: Candidate) -> bool:
         if kind == "duration" and c.hit.chunk.metadata.get("entry_id") == entry:
             return _is_title_line(c.text, c.hit.chunk.title)
-        if kind == "date" and c.hit.chunk.metadata.get("entry_id") == entry and len(c.text.split()) <= DATE_LINE_WORDS:
-            return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
+        if kind == "date" and c.hit.chunk.metadata.get("entry_id") == entry:
+            if len(c.text.split()) <= DATE_LINE_WORDS:
+                return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
+            return c.score >= DATED_WITHIN * top  # a sentence of the same entry that dates it
         return c.score >= within * top
 
     better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)
