@@ -318,3 +318,46 @@ def test_how_many_times_is_answered_by_a_count_of_occasions():
     counted = _other_words_for(focus_word(question))
     assert has_new_fact("They were asked on three occasions.", question, answer_type(question), counted)
     assert not has_new_fact("Three partners were asked.", question, answer_type(question), counted)
+
+
+@pytest.mark.parametrize(
+    ("question", "instance"),
+    [
+        ("What was the second workshop about?", ("workshop", 2)),
+        ("Who led the third strand?", ("strand", 3)),
+        ("When did the first phase start?", ("phase", 1)),
+        ("and the second one?", None),  # a pick from the last answer's list, not a numbered instance
+        ("Who came first?", None),
+    ],
+)
+def test_an_ordinal_asks_for_a_numbered_instance(question, instance):
+    from kbqa.text import ordinal_instance
+
+    assert ordinal_instance(question) == instance
+
+
+@pytest.mark.parametrize(
+    ("sentences", "first", "left_out"),
+    [
+        # "the second workshop" is "Workshop 2": another workshop is left out, Workshop 2 goes first
+        (
+            [("Findings from Workshop 1: Building the space", 0.8), ("Findings from Workshop 2: Changing roles", 0.6)],
+            "Findings from Workshop 2: Changing roles",
+            {"Findings from Workshop 1: Building the space"},
+        ),
+        # a sentence naming no workshop number stays
+        (
+            [("The programme ran six workshops.", 0.8), ("Workshop 3 was in Hull.", 0.7)],
+            "The programme ran six workshops.",
+            {"Workshop 3 was in Hull."},
+        ),
+    ],
+)
+def test_the_numbered_instance_asked_for_is_answered(sentences, first, left_out):
+    from kbqa.answer.extractive import Candidate, _the_instance_asked
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", "text", "s.txt", "Entry", {}), score=1.0)
+    cands = [Candidate(text, hit, n, 0, score=score) for n, (text, score) in enumerate(sentences)]
+    ranked = _the_instance_asked("What was the second workshop about?", cands)
+    assert ranked[0].text == first and not left_out & {c.text for c in ranked}

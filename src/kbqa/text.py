@@ -770,3 +770,26 @@ def tokenize(texts: list[str]) -> list[list[str]]:
         texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return tokens
+
+
+_ORDINALS = {
+    w: n
+    for n, w in enumerate(
+        ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"], start=1
+    )
+}
+_ORDINAL_NOUN = re.compile(rf"\b(?P<ord>{'|'.join(_ORDINALS)})\s+(?P<noun>[a-z][\w-]{{2,}})\b", re.I)
+
+
+def ordinal_instance(question: str) -> tuple[str, int] | None:
+    """("workshop", 2) for "What was the second workshop about?": a numbered instance, as documents name it
+    ("Workshop 2"); None when the question asks for no such thing."""
+    m = _ORDINAL_NOUN.search(question)
+    if not m or m["noun"].lower() in {"one", "ones", "time", "place", "half"}:
+        return None
+    return m["noun"].lower().rstrip("s") or m["noun"].lower(), _ORDINALS[m["ord"].lower()]
+
+
+def numbered_instances(text: str, noun: str) -> set[int]:
+    """The numbers `text` gives instances of `noun` ("Workshop 1", "workshops 2 and 3" → {1} or {2})."""
+    return {int(n) for n in re.findall(rf"\b{re.escape(noun)}s?\s+(\d{{1,2}})\b", text, re.I)}

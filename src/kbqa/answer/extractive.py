@@ -43,6 +43,8 @@ from kbqa.text import (
     is_overview,
     line_kind,
     normalize_space,
+    numbered_instances,
+    ordinal_instance,
     sentence_spans,
     sentences,
     split_parts,
@@ -118,6 +120,7 @@ TITLE_TERM = 0.5  # a question word in the passage's title counts this much towa
 DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
 DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
 DATED_WITHIN = 0.85  # …as does a sentence of the entry holding a date, if it scores this share
+ORDINAL_WITHIN = 0.6  # "the second workshop": a sentence naming "Workshop 2" goes first if it scores this share
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
 
 
@@ -452,6 +455,7 @@ class Extractive:
         does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined). `named`: text
         whose names count as the question's (the first part of a question in parts)."""
         cands = _prefer_focused(question, _prefer_typed(question, self.candidates(question, hits, context)))
+        cands = _the_instance_asked(question, cands)
         if not cands:
             return cands
         verdicts: dict[tuple[str, object], str | None] = {}
@@ -599,6 +603,21 @@ class Extractive:
 def _untitled(cand: Candidate) -> float:
     """The sentence's score without the share its title words give it (see TITLE_TERM)."""
     return cand.score - WEIGHTS["beyond"] * (cand.beyond - cand.asked)
+
+
+def _the_instance_asked(question: str, cands: list[Candidate]) -> list[Candidate]:
+    """ "The second workshop" is "Workshop 2": a sentence naming another numbered workshop is about something
+    else (left out), and the best one naming Workshop 2 goes first if it scores ORDINAL_WITHIN of the best."""
+    asked = ordinal_instance(question)
+    if asked is None or not cands:
+        return cands
+    noun, n = asked
+    numbers = {id(c): numbered_instances(c.text, noun) for c in cands}
+    kept = [c for c in cands if not numbers[id(c)] or n in numbers[id(c)]]
+    named = next((c for c in kept if n in numbers[id(c)]), None)
+    if named is not None and named.score >= ORDINAL_WITHIN * cands[0].score:
+        return _to_front(kept, named)
+    return kept
 
 
 def _to_front(cands: list[Candidate], chosen: Candidate | None) -> list[Candidate]:
