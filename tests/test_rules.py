@@ -76,6 +76,9 @@ def test_answer_type(question, kind):
         ("Which sectors is it listed under?", "sectors"),
         ("What is Diana Reynolds' job title in the Welsh Government?", "title"),  # the noun after a possessive
         ("What was the project's budget?", "budget"),
+        # "what's the X of Y's Z" asks for X; "what's the X" reads as "what is the X"
+        ("what's the web address of the Imagine project's website?", "address"),
+        ("what's the name of the partner?", "name"),
         ("How large was the grant?", "grant"),  # "how large/big/much was the X": X
         ("How big was the sample?", "sample"),
         ("How long was the project?", None),  # a duration: any span answers it

@@ -466,8 +466,8 @@ _CLAUSE = (
     r"|through|across|under|within|and|or) )"
 )
 _FOCUS_START = re.compile(
-    _CLAUSE
-    + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+"
+    _CLAUSE + r"(?:(?:[Ww]hich|[Ww]hat)\s+(?:(?:is|are|was|were)\s+(?:the|a|an)\s+)?|[Ww]hat['’]s\s+(?:the|a|an)\s+"
+    r"|[Hh]ow many\s+|[Nn]ame the\s+|[Ll]ist the\s+"
     r"|[Hh]ow (?:large|big|much) (?:is|are|was|were) (?:the|its|their)\s+)"  # "how large was the grant" → grant
 )
 _FOCUS_STOP = re.compile(
@@ -500,7 +500,8 @@ _NOT_FOCUS = {
 # "What is Diana Reynolds' job title …?", "What was the project's budget?": the noun after the possessive
 # (not after a closing quote: "the 'Big Society' study").
 _POSSESSED = re.compile(
-    r"^\W*(?:and\s+)?what(?:['’]s|\s+(?:is|was|are|were))\s+[^?]*?(?:\w['’]s|s['’])\s+(?P<rest>[a-z][\w -]*)", re.I
+    r"^\W*(?:and\s+)?what(?:['’]s|\s+(?:is|was|are|were))\s+(?:(?!\bof\b)[^?])*?(?:\w['’]s|s['’])\s+(?P<rest>[a-z][\w -]*)",
+    re.I,
 )
 
 
