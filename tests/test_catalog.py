@@ -313,3 +313,17 @@ def test_entries_listed_under_a_page_heading(question, titles):
     meta = match(question, _corpus_entries())
     assert meta is not None and "section" in meta.field
     assert {e.title for e in meta.entries} == titles
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which projects ran in 2016?",
+        "Can you list the projects that ran in 2016?",
+        "I'm looking for every project that ran in 2016",
+        "Could you please show me all the projects that ran in 2016?",
+    ],
+)
+def test_a_listing_may_open_with_a_polite_or_conversational_lead_in(question):
+    meta, titles = _titles(question)
+    assert meta is not None and titles == _titles("Which projects ran in 2016?")[1]

@@ -206,6 +206,7 @@ def test_overview_questions(question, overview):
         ("Where was it trialled, what did the jury look at?", ["Where was it trialled", "what did the jury look at?"]),
         # a lead-in without a question is not a part; nor is a short tail ("from when?")
         ("Apart from Islington, who took part?", ["Apart from Islington, who took part?"]),
+        ("It was written up in a book - who published it?", ["It was written up in a book", "who published it?"]),
         ("How much did it get, and who took over, from when?", ["How much did it get", "who took over, from when?"]),
     ],
 )

@@ -565,7 +565,8 @@ def is_overview(question: str) -> bool:
 # ", as well as what…", or a bare comma before a wh-word ("…trialled, what issue did…"); the next part may
 # open with a preposition ("…, and from which decade…").
 _PART_BREAK = re.compile(
-    r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+|,\s+)"
+    r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+|,\s+"
+    r"|\s+[-–—]\s+)"
     r"(?=(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
     re.IGNORECASE,
 )

@@ -28,8 +28,14 @@ _NOUNS = (
     r"|items?|works?|documents?"
 )
 # A listing question: "which projects …", "list the entries …", "which of the X publications …".
+# (after a polite or conversational lead-in: "Can you list…", "I'm looking for every entry about…")
+_LEAD_IN = (
+    r"(?:(?:can|could|would|will) you (?:please )?|please |i(?:'m|’m| am) looking for |i(?:'d|’d| would) like "
+    r"(?:to (?:see|know) )?|tell me |give me )?"
+)
 _LISTING = re.compile(
-    r"^\W*(?:and\s+)?(?:which|what|list(?: the| all)?|name(?: the| all)?|show(?: me)?(?: the| all)?|find(?: the| all)?)"
+    rf"^\W*(?:and\s+)?{_LEAD_IN}(?:which|what|list(?: the| all)?|name(?: the| all)?|show(?: me)?(?: the| all)?"
+    r"|find(?: the| all)?|every|all(?: the)?|a list of(?: the| all)?)"
     r"\s+(?:of (?:the|their|his|her)\s+)?(?:[\w/'’-]+\s+){0,2}?"
     rf"(?:{_NOUNS})\b",
     re.IGNORECASE,
