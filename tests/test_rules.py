@@ -79,6 +79,9 @@ def test_answer_type(question, kind):
         # "what's the X of Y's Z" asks for X; "what's the X" reads as "what is the X"
         ("what's the web address of the Imagine project's website?", "address"),
         ("what's the name of the partner?", "name"),
+        # an irregular past tense after the noun ends the phrase, as an -ed verb does
+        ("and which option came out on top?", "option"),
+        ("Which team won the award?", "team"),
         ("How large was the grant?", "grant"),  # "how large/big/much was the X": X
         ("How big was the sample?", "sample"),
         ("How long was the project?", None),  # a duration: any span answers it

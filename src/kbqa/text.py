@@ -472,7 +472,10 @@ _FOCUS_START = re.compile(
 )
 _FOCUS_STOP = re.compile(
     r"^(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|at|of|in|on|for|by|from|with|that|to"
-    r"|which|who|behind|about|under|during|between|within|across|and|or|[a-z]+ed)$",
+    r"|which|who|behind|about|under|during|between|within|across|and|or|[a-z]+ed"
+    # irregular past tenses, which follow the noun unmarked as -ed verbs do ("which option came out on top")
+    r"|came|went|took|made|won|got|gave|ran|began|led|held|saw|found|grew|became|brought|kept|left|met|paid|put"
+    r"|said|set|told|wrote|chose|drew|fell|felt|knew|lost|meant|rose|sent|spent|stood|sat|shut|struck|taught|thought)$",
     re.IGNORECASE,
 )
 _NOT_FOCUS = {
