@@ -327,3 +327,27 @@ def test_entries_listed_under_a_page_heading(question, titles):
 def test_a_listing_may_open_with_a_polite_or_conversational_lead_in(question):
     meta, titles = _titles(question)
     assert meta is not None and titles == _titles("Which projects ran in 2016?")[1]
+
+
+@pytest.mark.parametrize(
+    ("question", "found", "titles"),
+    [
+        # "the entry on <topic>": the entries about it, when they are few
+        ("Who contributed the entry on the citizens' jury?", {"citizens' jury": {"Local solutions to local problems: "
+         "innovation in public participation"}}, {"Local solutions to local problems: innovation in public participation"}),
+        ("Who wrote the study about library devolution?", {"library devolution": {"Enabling social action"}},
+         {"Enabling social action"}),
+        # a topic many entries are about does not say which one
+        ("Who contributed the entry on co-production?", {"co-production": {"A", "B", "C", "D"}}, None),
+    ],
+)  # fmt: skip
+def test_the_contributors_of_an_entry_named_by_its_topic(question, found, titles):
+    entries = _corpus_entries()
+    fakes = {t: [e for e in entries if e.title in names] for t, names in found.items()}
+    if any(len(v) < len(found[t]) for t, v in fakes.items()):  # titles not in the corpus: stand-in entries
+        fakes = {t: [entries[0]] * len(names) for t, names in found.items()}
+    meta = match(question, entries, lambda topic: fakes.get(topic, []))
+    if titles is None:
+        assert meta is None
+        return
+    assert meta is not None and meta.field == "contributors" and {e.title for e in meta.entries} == titles

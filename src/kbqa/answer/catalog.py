@@ -186,7 +186,7 @@ def match(
     if not entries:
         return None
     if _CONTRIBUTORS_OF.search(question) and not _LISTING.search(question):
-        named = _named_or_in_focus(question, entries, focus)
+        named = _named_or_in_focus(question, entries, focus) or _by_topic(question, topic_search)
         if named:
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
         return None
@@ -311,6 +311,23 @@ def _mentioned_contributor(question: str, entries: list[Entry]) -> str | None:
     return next((o for o in orgs if o.lower() == org), None) if org else None
 
 
+_ENTRY_ON = re.compile(
+    r"\b(?:entry|entries|project|study|report|briefing|work|research)\s+(?:on|about|into|concerning)\s+"
+    r"(?:the\s+)?(?P<topic>[^?,;]+?)\s*(?:[?,;]|$)",
+    re.I,
+)
+MAX_BY_TOPIC = 3  # "Who contributed the entry on the citizens' jury?": at most this many entries about it
+
+
+def _by_topic(question: str, topic_search: TopicSearch | None) -> list[Entry]:
+    """The entries "the entry on <topic>" means, found by what they are about, when there are few of them."""
+    m = _ENTRY_ON.search(question)
+    if m is None or topic_search is None:
+        return []
+    found = topic_search(m["topic"])
+    return found if len(found) <= MAX_BY_TOPIC else []
+
+
 def _named_or_in_focus(text: str, entries: list[Entry], focus: tuple[str, ...]) -> list[Entry]:
     """The entries `text` names; else, if it refers back ("it", "the project"), the entry a follow-up is about."""
     named = best_mentions(text, entries)
@@ -408,7 +425,11 @@ def _contributors_of(
 ) -> Answer:
     """'Who contributed X?' for one entry: one sentence, cited to its `Contributed by:` line."""
     chunk = _evidence_chunk(entry, meta, chunks)
-    text = f"“{entry.title}” was contributed by {_people(entry)}."
+    text = (
+        f"“{entry.title}” was contributed by {_people(entry)}."
+        if entry.contributors
+        else f"The entry “{entry.title}” names no contributor."
+    )
     if chunk is None:
         return Answer(question, text, [], answerer="catalog", confidence=1.0)
     return Answer(question, f"{text} [1]", [_cite(1, entry, chunk, meta, scores)], answerer="catalog", confidence=1.0)
