@@ -22,6 +22,7 @@ from tests.test_text_rules import _corpus_entries
         ("Which projects ended in 2017?", ("end", 2017, 2017)),
         ("Which projects started after 2015?", ("after", 2015, 2015)),
         ("Which projects were still running in 2019?", ("during", 2019, 2019)),
+        ("List the entries from 2018", ("during", 2018, 2018)),
         ("Which projects are about libraries?", None),
     ],
 )
@@ -351,3 +352,14 @@ def test_the_contributors_of_an_entry_named_by_its_topic(question, found, titles
         assert meta is None
         return
     assert meta is not None and meta.field == "contributors" and {e.title for e in meta.entries} == titles
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which projects ran in 2018 and who contributed them?", "List the entries from 2018 with their contributors"],
+)
+def test_a_listing_with_its_contributors_is_one_answer(corpus_kb, question):
+    """Not a listing plus a second part answered from some passage: each listed entry carries its contributors."""
+    answer = corpus_kb.ask(question)
+    assert answer.answerer == "catalog"
+    assert "Diana Reynolds" in answer.answer and "Susanne Martikke" in answer.answer

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kbqa.answer import ANSWERERS, Answerer, Request, answerer_class
+from kbqa.answer.catalog import asks_with_contributors
 from kbqa.answer.parts import merge
 from kbqa.config import Settings
 from kbqa.conversation import Conversation
@@ -322,7 +323,7 @@ class KnowledgeBase:
         None when one answerer takes the whole question. A later part is resolved as a follow-up of the part
         before it ("…, and who contributed the entry?"), so which answerer takes it is known only then."""
         parts = split_parts(request.question)
-        if len(parts) < 2 or request.follow.context is not None:
+        if len(parts) < 2 or request.follow.context is not None or asks_with_contributors(request.question):
             return None
         answered: list[tuple[str, Answer]] = []
         chosen: list[str] = []

@@ -110,7 +110,7 @@ _YEAR_SPECS: list[tuple[str, re.Pattern[str]]] = [
     ("end", re.compile(rf"\b(?:end(?:ed|ing)?|finish(?:ed)?|closed|conclude[sd]?|completed|wound up)\s+(?:in\s+)?{_Y}\b", re.I)),
     ("before", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:before|prior to)\s+{_Y}\b", re.I)),
     ("after", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:after|since)\s+{_Y}\b", re.I)),
-    ("during", re.compile(rf"\b(?:in|during|throughout)\s+{_Y}\b", re.I)),
+    ("during", re.compile(rf"\b(?:in|during|throughout|from)\s+{_Y}\b", re.I)),
 ]  # fmt: skip
 MAX_LISTED = 40  # a longer list is cut, saying how many more there are
 TOPIC_PASSAGES = 30  # passages searched for a topic ("in Scotland", "about health")
@@ -317,6 +317,12 @@ _ENTRY_ON = re.compile(
     re.I,
 )
 MAX_BY_TOPIC = 3  # "Who contributed the entry on the citizens' jury?": at most this many entries about it
+
+
+def asks_with_contributors(question: str) -> bool:
+    """ "Which projects ran in 2018, and who contributed them?": one catalogue listing, each entry with its
+    contributors — not two questions."""
+    return bool(_WITH_CONTRIBUTORS.search(question))
 
 
 def _by_topic(question: str, topic_search: TopicSearch | None) -> list[Entry]:
