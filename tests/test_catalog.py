@@ -363,3 +363,8 @@ def test_a_listing_with_its_contributors_is_one_answer(corpus_kb, question):
     answer = corpus_kb.ask(question)
     assert answer.answerer == "catalog"
     assert "Diana Reynolds" in answer.answer and "Susanne Martikke" in answer.answer
+
+
+def test_a_count_of_one_agrees_with_its_verbs(corpus_kb):
+    answer = corpus_kb.ask("How many entries started after 2015 and are about social action?")
+    assert answer.answer.startswith("1 entry started after 2015 and mentions social action:")

@@ -422,7 +422,7 @@ def _lead(meta: MetaQuery, n: int) -> str:
         return f"The knowledge base has {n} {entries}:"
     verb = meta.value
     if n == 1:  # "1 entry names …", "1 entry has …"
-        verb = re.sub(r"^(name|mention)\b", r"\1s", re.sub(r"^have\b", "has", verb))
+        verb = re.sub(r"(^|\band )(name|mention)\b", r"\1\2s", re.sub(r"(^|\band )have\b", r"\1has", verb))
     return f"{n} {entries} {verb}:"
 
 
