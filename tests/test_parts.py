@@ -221,6 +221,12 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
             "who founded it",
         ),
         ("Who chaired the jury?", "The jury met in Fraserburgh with Nick Bland.", "who chaired it"),
+        # an agent noun of a synonym says nobody did it ("leaders" is no "led")
+        (
+            "Who chaired the advisory group?",
+            "It helps public sector leaders at NEF enable social action.",
+            "who chaired it",
+        ),
         # the verb itself, another form of it, or a synonym of it says it
         ("Who runs the choir today?", "It is now run by a members' committee.", None),
         ("Who carries out the evaluation?", "Evaluation is carried out by academics.", None),

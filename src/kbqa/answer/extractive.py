@@ -317,7 +317,8 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     if not verb or not picked:
         return None
     stems = set(tokenize([verb])[0])
-    wanted = stems | _synonyms_of(stems)
+    # the verb or a verb of its synonyms: an agent noun ("public sector leaders") says nobody led anything
+    wanted = stems | {w for w in _synonyms_of(stems) if not w.endswith(("er", "or"))}
     said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
     return None if wanted & said else f"who {verb} it"
 
