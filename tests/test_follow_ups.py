@@ -200,3 +200,14 @@ def test_a_follow_up_points_back_at_the_sentence_the_last_answer_relied_on(answe
     cited = Citation(1, "imagine.txt", "Imagine", _STRAND_PASSAGE, 0.8, highlights=[(0, 50), (51, 90)])
     last = next_turn(Answer("Who co-ordinated the historical strand?", shown, [cited], answerer=answerer), None)
     assert resolve("What did it focus on?", [last]).anchor == anchor
+
+
+def test_a_follow_up_reads_what_the_answer_quoted_however_an_llm_worded_it():
+    """The conversation's state comes from the extractive answer an LLM answer rewords: 'she' is the person it
+    quoted first, and the sentence it opened with is the anchor, whichever path answered."""
+    quoted = "Cultural: co-ordinated by Professor Kate Pahl. [1] Social: co-ordinated by Professor Angie Hart. [1]"
+    worded = "Professor Angie Hart led the social strand, and Professor Kate Pahl the cultural one. [1]"
+    turn = Turn("Who led the cultural strand?", worded, "Who led the cultural strand?", quoted=quoted)
+    assert "Kate Pahl" in resolve("Where is she based?", [turn]).standalone
+    follow = resolve("And when did it end?", [turn])
+    assert follow.anchor == "Cultural: co-ordinated by Professor Kate Pahl."

@@ -62,6 +62,7 @@ class Turn:
     entry_ids: tuple[str, ...] = ()  # entries the conversation is about
     citations: tuple[Citation, ...] = field(default=(), compare=False)  # of its answer (kept in memory only)
     relied_on: str | None = None  # an LLM's answer: the passage sentence its first sentence rewords
+    quoted: str | None = None  # an LLM's answer: the extractive answer it rewords (see `Answer.quoted`)
 
 
 def is_follow_up(question: str) -> bool:
@@ -143,12 +144,13 @@ def resolve(question: str, turns: list[Turn]) -> FollowUp:
     if not turns or not is_follow_up(question):
         return FollowUp(question)
     last = turns[-1]
-    person = _person_in(last.answer) if _PERSONAL.search(question) else None
+    said = last.quoted or last.answer  # what the answer quoted, however an LLM worded it
+    person = _person_in(said) if _PERSONAL.search(question) else None
     if person:  # "Where is she based?" after "… by Professor Kate Pahl": a question of its own about her
         return FollowUp(_with_person(question, person))
     context = last.standalone[:MAX_CONTEXT_CHARS]
-    opened = _OPENING.match(last.answer)
-    anchor = last.relied_on or (opened[1] if opened else None)  # (quoted, unless an LLM reworded it)
+    opened = _OPENING.match(said)
+    anchor = (opened[1] if opened else None) if last.quoted else last.relied_on or (opened[1] if opened else None)
     return FollowUp(standalone_question(question, last), context, last.topic, last.entry_ids, anchor)
 
 
@@ -179,7 +181,14 @@ def next_turn(answer: Answer, previous: Turn | None) -> Turn:
         topic, entry_ids = previous.topic, (kept, *(e for e in entry_ids if e != kept))
     standalone = answer.standalone_question or answer.question
     return Turn(
-        answer.question, answer.answer, standalone, topic, entry_ids, tuple(answer.citations), _relied_on(answer)
+        answer.question,
+        answer.answer,
+        standalone,
+        topic,
+        entry_ids,
+        tuple(answer.citations),
+        _relied_on(answer),
+        answer.quoted,
     )
 
 

@@ -103,6 +103,9 @@ class Answer:
     usage: dict[str, int] | None = None
     notice: str | None = None  # one line: why a fallback, an unsupported answer, text left out
     confidence: float = 0.0  # the answerer's confidence in its best evidence (0–1)
+    # an LLM's answer: the extractive answer it rewords, which the conversation reads its state from (so a
+    # follow-up means the same whichever path answered); kept in memory only, not in `to_json()`
+    quoted: str | None = field(default=None, compare=False)
 
     @property
     def abstained(self) -> bool:

@@ -166,6 +166,7 @@ def stream_answer(
         model=reply.model or cfg.model,
         usage=usage,
         confidence=fallback.confidence,
+        quoted=fallback.answer,
     )
     notes = []
     if packed.left_out:
