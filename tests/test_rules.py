@@ -333,6 +333,7 @@ def test_how_many_times_is_answered_by_a_count_of_occasions():
         ("What was the second workshop about?", ("workshop", 2)),
         ("Who led the third strand?", ("strand", 3)),
         ("When did the first phase start?", ("phase", 1)),
+        ("What was the second process?", ("process", 2)),  # a word ending in -ss is no plural
         ("and the second one?", None),  # a pick from the last answer's list, not a numbered instance
         ("Who came first?", None),
     ],

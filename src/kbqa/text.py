@@ -565,8 +565,8 @@ def is_overview(question: str) -> bool:
 
 
 # Where one part of a question ends and the next begins: ", and which…", "? Also, who…", "; also, over which…",
-# ", as well as what…", or a bare comma before a wh-word ("…trialled, what issue did…"); the next part may
-# open with a preposition ("…, and from which decade…").
+# ", as well as what…", or a bare comma or a dash before a wh-word ("…trialled, what issue did…", "…in a book -
+# who published it?"); the next part may open with a preposition ("…, and from which decade…").
 _PART_BREAK = re.compile(
     r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+|,\s+"
     r"|\s+[-–—]\s+)"
@@ -792,7 +792,8 @@ def ordinal_instance(question: str) -> tuple[str, int] | None:
     m = _ORDINAL_NOUN.search(question)
     if not m or m["noun"].lower() in {"one", "ones", "time", "place", "half"}:
         return None
-    return m["noun"].lower().rstrip("s") or m["noun"].lower(), _ORDINALS[m["ord"].lower()]
+    noun = m["noun"].lower()
+    return (noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun), _ORDINALS[m["ord"].lower()]
 
 
 def numbered_instances(text: str, noun: str) -> set[int]:
