@@ -236,6 +236,7 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
         ("And from which funder?", "Researchers at Newcastle University lead the work.", "who funded it"),
         ("Which research council funded it?", "The study surveyed five local authorities.", "who funded it"),
         ("Which body paid for the study?", "The study received a grant from the council.", None),
+        ("Who sponsored the study?", "The study was sponsored by the council.", None),  # a verb, not an agent noun
         # other questions are not checked
         ("Who was the first chair?", "Sam Odell.", None),
         ("When did it end?", "In December 2017.", None),

@@ -155,6 +155,19 @@ def _synonym_stems() -> dict[str, set[str]]:
     return out
 
 
+def _agent_nouns() -> set[str]:
+    """The stems of the synonym list's agent nouns: a word that is another word of its group plus -er or -r
+    ("leader", "funder"), not a verb such as "sponsor"."""
+    out: set[str] = set()
+    for line in SYNONYMS:
+        words = set(line.split())
+        out |= {w for w in words if w.endswith("er") and ({w[:-2], w[:-1]} & words)}
+    return set(tokenize([" ".join(sorted(out))])[0])
+
+
+_AGENT_NOUNS = frozenset(_agent_nouns())
+
+
 def _synonyms_of(stems: set[str]) -> set[str]:
     """The stems of the synonym groups that hold any of `stems` (themselves left out unless a synonym)."""
     synonyms = _synonym_stems()
@@ -317,8 +330,8 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     if not verb or not picked:
         return None
     stems = set(tokenize([verb])[0])
-    # the verb or a verb of its synonyms: an agent noun ("public sector leaders") says nobody led anything
-    wanted = stems | {w for w in _synonyms_of(stems) if not w.endswith(("er", "or"))}
+    # the verb or a synonym of it, but not an agent noun ("public sector leaders" says nobody led anything)
+    wanted = stems | (_synonyms_of(stems) - _AGENT_NOUNS)
     said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
     return None if wanted & said else f"who {verb} it"
 
