@@ -81,24 +81,26 @@ def is_follow_up(question: str) -> bool:
 def is_definite_short(question: str) -> bool:
     """'Who were the authors?', 'Where was the event held?': a short question about "the" something, with no
     name of its own to say which — the one the conversation is about."""
-    words = re.findall(r"[\w'’-]+", question)
     return (
-        0 < len(words) <= DEFINITE_WORDS
-        and any(w.lower() == "the" for w in words)
-        and not any(w[0].isupper() for w in words[1:])
+        _short_and_unnamed(question, DEFINITE_WORDS)
+        and re.search(r"(?<![\w'’-])the(?![\w'’-])", question, re.I) is not None  # "the" as a word of its own
         and not re.search(r"['‘“\"]\w", question)
     )
 
 
 def is_elliptical(question: str) -> bool:
     """'Which publisher?', 'Across how many projects?': a fragment that only makes sense after an answer."""
-    words = re.findall(r"[\w'’-]+", question)
     return (
-        0 < len(words) <= ELLIPTICAL_WORDS
+        _short_and_unnamed(question, ELLIPTICAL_WORDS)
         and bool(_ELLIPTICAL.match(question))
         and not _VERBISH.search(question)
-        and not any(w[0].isupper() for w in words[1:])
     )
+
+
+def _short_and_unnamed(question: str, most: int) -> bool:
+    """At most `most` words, none after the first capitalised: a question with no name of its own."""
+    words = re.findall(r"[\w'’-]+", question)
+    return 0 < len(words) <= most and not any(w[0].isupper() for w in words[1:])
 
 
 _SUBJECT_PRONOUN = re.compile(

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -120,6 +120,7 @@ TITLE_TERM = 0.5  # a question word in the passage's title counts this much towa
 DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
 DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
 DATED_WITHIN = 0.85  # …as does a sentence of the entry holding a date, if it scores this share
+NAME_PASSAGES = 50  # passages of a file searched for a name the question asks about, to find its entry's
 ORDINAL_WITHIN = 0.6  # "the second workshop": a sentence naming "Workshop 2" goes first if it scores this share
 PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share of its best sentence
 
@@ -155,17 +156,15 @@ def _synonym_stems() -> dict[str, set[str]]:
     return out
 
 
-def _agent_nouns() -> set[str]:
+@lru_cache(maxsize=1)
+def _agent_nouns() -> frozenset[str]:
     """The stems of the synonym list's agent nouns: a word that is another word of its group plus -er or -r
     ("leader", "funder"), not a verb such as "sponsor"."""
     out: set[str] = set()
     for line in SYNONYMS:
         words = set(line.split())
         out |= {w for w in words if w.endswith("er") and ({w[:-2], w[:-1]} & words)}
-    return set(tokenize([" ".join(sorted(out))])[0])
-
-
-_AGENT_NOUNS = frozenset(_agent_nouns())
+    return frozenset(tokenize([" ".join(sorted(out))])[0])
 
 
 def _synonyms_of(stems: set[str]) -> set[str]:
@@ -237,7 +236,7 @@ def _unmentioned_name(
     question: str,
     passages: list[Chunk],
     index: KeywordIndex | None,
-    entry_chunks: Mapping[str, frozenset[str]] | None = None,
+    entry_chunks: Mapping[str, Collection[str]] | None = None,
 ) -> str | None:
     """A name the question is about, which the knowledge base holds, when the best sentence's entry (the
     retrieved `passages` of it, with its title) and the rest of it mention none of the question's names: the
@@ -260,7 +259,8 @@ def _unmentioned_name(
         return None
     source = passages[0].source  # a name in a part of the entry or document not retrieved counts too
     own = (entry_chunks or {}).get(passages[0].metadata.get("entry_id") or "")
-    found = index.search(" ".join(w for w, _ in names), 50 if own else 1, keep=lambda meta: meta.source == source)
+    n = NAME_PASSAGES if own else 1
+    found = index.search(" ".join(w for w, _ in names), n, keep=lambda meta: meta.source == source)
     if any(own is None or chunk_id in own for chunk_id, _ in found):
         return None
     return names[0][0]
@@ -284,7 +284,7 @@ def _missing(
     entry: list[Chunk],
     index: KeywordIndex | None = None,
     named: str | None = None,
-    entry_chunks: Mapping[str, frozenset[str]] | None = None,
+    entry_chunks: Mapping[str, Collection[str]] | None = None,
 ) -> str | None:
     """What the question asks for that the best sentence does not contain, if anything. `entry`: the
     retrieved passages of the best sentence's entry; `named`: text whose names count as the question's;
@@ -296,14 +296,18 @@ def _missing(
     if kind and not best.typed:
         return _KIND_NAMES[kind]
     focus = set() if focus_word(question) in CLASS_NOUNS else _focus_stems(question)
-    syn = _synonym_stems()
     # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
     best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
-    said = focus & best_tokens or any(syn.get(f, set()) & best_tokens for f in focus)
-    if focus and not said and not _names_an_instance(question, best.text) and not _member_stems(question) & best_tokens:
+    said = (focus | _focus_alternatives(question, focus)) & best_tokens
+    if focus and not said and not _names_an_instance(question, best.text):
         return f"the {focus_word(question)} asked about"
     return None
+
+
+def _focus_alternatives(question: str, focus: set[str]) -> set[str]:
+    """Words that stand in for the noun asked for: its synonyms, and the members of a group asked for."""
+    return _synonyms_of(focus) | _member_stems(question)
 
 
 _DETERMINER = re.compile(r"which|what|whose|the|a|an|any|some|each|every|this|that|these|those|other|its|their", re.I)
@@ -331,7 +335,7 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
         return None
     stems = set(tokenize([verb])[0])
     # the verb or a synonym of it, but not an agent noun ("public sector leaders" says nobody led anything)
-    wanted = stems | (_synonyms_of(stems) - _AGENT_NOUNS)
+    wanted = stems | (_synonyms_of(stems) - _agent_nouns())
     said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
     return None if wanted & said else f"who {verb} it"
 
@@ -399,7 +403,7 @@ class Extractive:
         self.embedder = embedder
         self.index = index
         self.threshold = settings.abstain_threshold if threshold is None else threshold
-        self.entry_chunks = {e.entry_id: frozenset(e.chunk_ids) for e in entries}
+        self.entry_chunks = {e.entry_id: e.chunk_ids for e in entries}
 
     def candidates(self, question: str, hits: list[Hit], context: str | None = None) -> list[Candidate]:
         """All sentences of the hits, scored and sorted best first.
@@ -418,7 +422,7 @@ class Extractive:
         terms = with_context(question_terms(question, self.index), context, self.index)
         kind = answer_type(question)
         focus = _focus_stems(question)
-        focus_alt = _synonyms_of(focus) | _member_stems(question)
+        focus_alt = _focus_alternatives(question, focus)
         subjects = {h.chunk.id: _pronoun_subjects(h.chunk) for h in hits}
         expanded = [_expand(c.text, c.hit.chunk.text, subjects[c.hit.chunk.id].get(c.start)) for c in cands]
         # Meaning is judged on the sentence in its entry ("Title: sentence"), as a reader sees it: a sentence
@@ -928,9 +932,15 @@ def _join(pieces: list[str]) -> str:
 def _asked_terms(terms: Terms, chunk: Chunk, title_weight: float = 0.0) -> Terms:
     """The question's terms that the passage's title and section do not already name; those they name count
     `title_weight` as much."""
-    topic = set(tokenize([" ".join(filter(None, [chunk.title, chunk.metadata.get("section")]))])[0])
+    topic = _topic_stems(chunk.title, chunk.metadata.get("section"))
     weights = {t: w * (title_weight if t in topic else 1.0) for t, w in terms.weights.items()}
     return Terms({t: w for t, w in weights.items() if w > 0}, terms.alternatives)
+
+
+@lru_cache(maxsize=1024)
+def _topic_stems(title: str, section: str | None) -> frozenset[str]:
+    """The stems of a passage's title and section (read for every question word of every passage)."""
+    return frozenset(tokenize([" ".join(filter(None, [title, section]))])[0])
 
 
 def _other_words_for(word: str | None) -> frozenset[str]:
@@ -1031,9 +1041,9 @@ class ExtractiveAnswerer:
         yield TextDelta(answer.answer)
         yield Final(answer)
 
-    def _named(self, request: Request) -> list[Entry]:
-        """The entries the question names by title, if it names one or two."""
-        named = best_mentions(request.question, self.context.entries(request.filters))
+    def _named(self, request: Request, entries: list[Entry]) -> list[Entry]:
+        """The entries (of the catalogue `entries`) the question names by title, if it names one or two."""
+        named = best_mentions(request.question, entries)
         return named if len(named) <= 2 else []
 
     def _part_hits(self, request: Request) -> list[list[Hit]]:
@@ -1061,7 +1071,7 @@ class ExtractiveAnswerer:
         # A follow-up is answered from the entries in focus first, and a question that names an entry
         # ("the Enabling Social Action guidance work") from that entry first: a sentence of a neighbouring
         # entry that happens to score higher is about something else.
-        in_focus = set(request.follow.entry_ids) or {e.entry_id for e in self._named(request)}
+        in_focus = set(request.follow.entry_ids) or {e.entry_id for e in self._named(request, entries)}
         focus = [h for h in hits if h.chunk.metadata.get("entry_id") in in_focus]
         part_hits = self._part_hits(request)
         if focus and len(focus) < len(hits):
