@@ -314,6 +314,30 @@ def test_a_later_part_is_not_sent_back_to_a_sentence_the_answer_already_quotes()
 
 
 @pytest.mark.parametrize(
+    ("part", "first"),
+    [
+        # "it" is the subject the answer was about: the sentence going on about it ("This …") answers it
+        ("what did that strand focus on?", "This is"),
+        ("what does it say is needed?", "This is"),
+        # the part names its own subject and asks for no kind of fact: "it" is only an object in it, and
+        # the sentence after the definition is no more about the briefing than any other
+        ("what does the What Works Scotland briefing say mainstreaming it requires?", "The briefing"),
+    ],
+)
+def test_a_part_naming_its_own_subject_gets_no_leeway_for_a_pronoun_opening(part, first):
+    from kbqa.answer.extractive import Candidate, _prefer_following
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    text = "PB is a process of deciding on public money. This is a democratic innovation. The briefing says it needs systems."
+    hit = Hit(chunk=Chunk("c1", text, "s.txt", "PB", {}), score=1.0)
+    cands = [Candidate(text=text[s:e], hit=hit, order=i, start=s) for i, (s, e) in enumerate(sentence_spans(text))]
+    cands[0].score, cands[1].score, cands[2].score = 0.95, 0.7, 0.9
+    ranked = sorted(cands[1:], key=lambda c: c.score, reverse=True)
+    assert _prefer_following(part, cands[0].text, ranked)[0].text.startswith(first)
+
+
+@pytest.mark.parametrize(
     ("runner_up", "joins"),
     [
         ((0.60, 0.30, 0.30), True),  # close on what the question asks beyond the entry's title

@@ -15,11 +15,12 @@ import math
 import re
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from kbqa.answer import Context, Request
 from kbqa.answer.entities import best_mentions
+from kbqa.answer.related import related_stems, surface_words
 from kbqa.config import Settings
 from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
@@ -61,6 +62,7 @@ WEIGHTS = {
     "lex": 0.10,
     "beyond": 0.20,
     "ctx": 0.20,
+    "near": 0.30,
     "typed": 0.10,
     "focus": 0.10,
     "cue": 0.20,
@@ -114,6 +116,7 @@ SYNONYMS = [
     "time times occasion occasions",
 ]
 SYNONYM_WEIGHT = 0.7
+RELATED_WEIGHT = 0.5  # a passage word close in meaning to a question word (`related`) counts this much of a match
 ON_TOPIC = 0.9  # a runner-up from another entry joins the answer only if its passage covers the question this well
 CONTEXT_WEIGHT = 0.5
 TITLE_TERM = 0.5  # a question word in the passage's title counts this much towards what a sentence adds
@@ -127,13 +130,15 @@ PART_RUNNER_UP = 0.8  # a later part's best new sentence must score this share o
 
 @dataclass
 class Terms:
-    """A question's content terms (stemmed) with IDF weights, and the synonyms that may stand in for each."""
+    """A question's content terms (stemmed) with IDF weights, the synonyms that may stand in for each, and
+    the passages' words close to each in meaning (`related`)."""
 
     weights: dict[str, float]
     alternatives: dict[str, set[str]]
+    related: dict[str, set[str]] = field(default_factory=dict)
 
-    def coverage(self, tokens: set[str]) -> float:
-        """The weighted share of the question's terms found in `tokens`."""
+    def coverage(self, tokens: set[str], related: bool = False) -> float:
+        """The weighted share of the question's terms found in `tokens` (`related`: their related words too)."""
         total = sum(self.weights.values())
         if total <= 0:
             return 0.0
@@ -143,6 +148,8 @@ class Terms:
                 got += weight
             elif self.alternatives.get(term, set()) & tokens:
                 got += SYNONYM_WEIGHT * weight
+            elif related and self.related.get(term, set()) & tokens:
+                got += RELATED_WEIGHT * weight
         return got / total
 
 
@@ -376,6 +383,7 @@ class Candidate:
     beyond: float = 0.0  # ... of those not already in its passage's title (those count TITLE_TERM as much)
     asked: float = 0.0  # ... of those not in its passage's title at all: the part the question asks about
     ctx: float = 0.0  # ... in its passage (with title and section)
+    near: float = 0.0  # what `beyond` gains when words close in meaning count (`Terms.related`): paraphrases
     typed: float = 0.0  # holds a new fact of the kind asked for (a name for "who", a year for "when"...)
     focus: float = 0.0  # contains the noun the question asks for ("which council priorities" → priorities)
     cue: float = 0.0  # uses the words of the kind of answer asked for ("how was it gathered" → "survey")
@@ -420,6 +428,7 @@ class Extractive:
         if not cands:
             return []
         terms = with_context(question_terms(question, self.index), context, self.index)
+        terms.related = self._related(terms, question, context, hits)
         kind = answer_type(question)
         focus = _focus_stems(question)
         focus_alt = _focus_alternatives(question, focus)
@@ -448,6 +457,7 @@ class Extractive:
             own = asked[cand.hit.chunk.id]
             cand.asked = own.coverage(toks) if own.weights else 1.0
             cand.beyond = leaning[cand.hit.chunk.id].coverage(toks) if own.weights else 1.0
+            cand.near = leaning[cand.hit.chunk.id].coverage(toks, related=True) - cand.beyond if own.weights else 0.0
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
@@ -501,7 +511,7 @@ class Extractive:
         best_tokens = set(tokenize([_expand(best.text, best.hit.chunk.text, subject)])[0])
         signals = {
             "beyond": 1.0 if is_overview(question) else best.asked,  # "tell me about X" asks nothing beyond X
-            "score": best.score,
+            "score": best.score - WEIGHTS["near"] * best.near,  # the model was fit before `near` was scored
             "support": best.ctx,
             "lex": best.lex,
             "dense": max((h.dense or 0.0) for h in hits),
@@ -513,6 +523,13 @@ class Extractive:
         entry = _entry_passages(hits, best.hit.chunk)
         missing = _missing(question, best, best_tokens, entry, self.index, named, self.entry_chunks)
         return Judgement(signals, missing, 1.0 / (1.0 + math.exp(-z)))
+
+    def _related(self, terms: Terms, question: str, context: str | None, hits: list[Hit]) -> dict[str, set[str]]:
+        """The passages' words close in meaning to the question's terms, besides their listed synonyms."""
+        asked = {s: w for s, w in surface_words([question, context or ""]).items() if s in terms.weights}
+        listed = set().union(*terms.alternatives.values()) if terms.alternatives else set()
+        offered = surface_words(h.chunk.embed_text for h in hits)
+        return related_stems(self.embedder, asked, offered, exclude=listed)
 
     def _known(self, term: str, terms: Terms) -> bool:
         """The knowledge base has the term, or a synonym of it ("ran": "run")."""
@@ -649,6 +666,9 @@ def _with_hits(hits: list[Hit], more: list[Hit]) -> list[Hit]:
     return hits + [h for h in more if h.chunk.id not in seen]
 
 
+_NAME_AFTER_START = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z]+")  # a capitalised word past the first
+
+
 def _prefer_following(
     part: str,
     anchor: str,
@@ -665,9 +685,13 @@ def _prefer_following(
     if not cands:
         return cands
     kind = answer_type(part)
+    own_subject = bool(_NAME_AFTER_START.search(part))
 
     def distance(c: Candidate) -> int | None:  # (overlapping passages hold the same sentences: compare by text)
-        share = continuing if _PRONOUN_START.match(c.text) else within
+        # (a pronoun opening is no leeway when the part names its own subject and asks for no kind of fact:
+        # "what does the What Works Scotland briefing say mainstreaming it requires?" is not answered by the
+        # sentence after the definition of PB, "This democratic innovation originated…")
+        share = continuing if _PRONOUN_START.match(c.text) and (kind or not own_subject) else within
         if c.score < share * cands[0].score or (kind and not c.typed) or anchor not in c.hit.chunk.text:
             return None
         if c.text in quoted:
@@ -934,7 +958,7 @@ def _asked_terms(terms: Terms, chunk: Chunk, title_weight: float = 0.0) -> Terms
     `title_weight` as much."""
     topic = _topic_stems(chunk.title, chunk.metadata.get("section"))
     weights = {t: w * (title_weight if t in topic else 1.0) for t, w in terms.weights.items()}
-    return Terms({t: w for t, w in weights.items() if w > 0}, terms.alternatives)
+    return Terms({t: w for t, w in weights.items() if w > 0}, terms.alternatives, terms.related)
 
 
 @lru_cache(maxsize=1024)
