@@ -21,6 +21,10 @@ from tests.test_text_rules import _corpus_entries
         ("Which projects began in 2013?", ("start", 2013, 2013)),
         ("Which projects ended in 2017?", ("end", 2017, 2017)),
         ("Which projects started after 2015?", ("after", 2015, 2015)),
+        ("Which projects started later than 2015?", ("after", 2015, 2015)),
+        ("Which entries give an end date later than 2019?", ("ends after", 2019, 2019)),
+        ("Which projects run until after 2020?", ("ends after", 2020, 2020)),
+        ("Which projects finished before 2018?", ("ends before", 2018, 2018)),
         ("Which projects were still running in 2019?", ("during", 2019, 2019)),
         ("List the entries from 2018", ("during", 2018, 2018)),
         ("Which projects are about libraries?", None),
@@ -45,6 +49,12 @@ def test_year_criteria(question, spec):
         ("end", 2017, 2017, (2013, 2017), True),
         ("after", 2015, 2015, (2016, None), True),
         ("after", 2015, 2015, (2015, 2016), False),
+        ("ends after", 2019, 2019, (2018, 2020), True),
+        ("ends after", 2019, 2019, (2018, 2019), False),
+        ("ends after", 2019, 2019, (2015, None), True),  # ongoing
+        ("ends before", 2018, 2018, (2013, 2017), True),
+        ("ends before", 2018, 2018, (2015, None), False),
+        ("ends before", 2018, 2018, (None, None), False),  # undated
     ],
 )
 def test_year_spec_matches_entries_by_their_span(kind, first, last, years, matches):
@@ -209,6 +219,9 @@ def test_a_keywords_answer_lists_every_keyword_and_cites_the_keywords_line():
         ("Where is Paul Ward based?", "Paul Ward"),
         ("What is Elke Loeffler's affiliation?", "Elke Loeffler"),
         ("and which organisation is Tony Bovaird with?", "Tony Bovaird"),
+        ("And Paul Ward's university?", "Paul Ward"),  # a follow-up after a list of contributors
+        ("What's Kate Pahl's institution?", "Kate Pahl"),
+        ("What about the entry's university?", None),
         ("Where is the ward based?", None),  # a surname alone must be capitalised
         ("Where is the Kalahari based?", None),  # no contributor
         ("Which university is the Imagine project based at?", None),
@@ -314,6 +327,13 @@ def test_entries_listed_under_a_page_heading(question, titles):
     meta = match(question, _corpus_entries())
     assert meta is not None and "section" in meta.field
     assert {e.title for e in meta.entries} == titles
+
+
+def test_a_page_named_as_a_topic_is_the_heading_not_a_mention():
+    """ "What entries are on the 'Research – …' page?": the heading lists them; no passage has to mention
+    "'Research – …' page" as well (which none does)."""
+    meta = match("What entries are on the 'Research – co-production practice' page?", _corpus_entries(), lambda t: [])
+    assert meta is not None and meta.field == "section" and len(meta.entries) == 6
 
 
 @pytest.mark.parametrize(

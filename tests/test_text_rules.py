@@ -459,6 +459,11 @@ def test_a_question_asking_for_every_one_of_something(question, every):
         ),
         ("At which stages could agencies involve citizens?", "In co-commissioning, co-design and co-delivery.", None),
         ("Under what circumstances do people join in?", "People join in when the actions are easy.", None),
+        (
+            "What were the three options in its public consultation?",
+            "Libraries could be (1) devolved to councils, (2) outsourced or (3) run by a mutual.",
+            None,
+        ),
         # any other noun asked for must be there (or in the entry's title)
         (
             "What is the name of the partner it recruited?",

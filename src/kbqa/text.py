@@ -165,6 +165,9 @@ CLASS_NOUNS = {
         "discipline",
         "spot",
         "respect",
+        "option",  # "what were the three options?" is answered by "(1) devolved… (2) outsourced…"
+        "choice",
+        "alternative",
     ]
     for end in ("", "s")
 } | {"category", "categories"}

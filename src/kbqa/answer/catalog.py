@@ -73,7 +73,8 @@ _AFFILIATION_OF = re.compile(
     r"^\W*(?:and\s+)?(?:which|what)\s+(?:university|organi[sz]ation|institution|institute|employer|body)\s+"
     r"(?:is|was|does|did)\s+(?P<who>.+?)\s+(?:at|with|from|in|based(?:\s+at|\s+in)?|work(?:ing)?\s+(?:at|for)|belong\s+to)\W*$"
     r"|^\W*(?:and\s+)?where\s+(?:is|was|does|did)\s+(?P<who2>.+?)\s+(?:based|work|from)\W*$"
-    r"|^\W*(?:and\s+)?what\s+is\s+(?P<who3>.+?)['’]s?\s+affiliation\W*$",
+    r"|^\W*(?:and\s+)?(?:what(?:\s+is|['’]s|\s+about)\s+)?(?P<who3>.+?)['’]s?\s+"
+    r"(?:affiliation|university|organi[sz]ation|institution|employer)\W*$",
     re.IGNORECASE,
 )
 # "Which contributors are based at the University of Edinburgh?", "Who is from Newcastle University?": the
@@ -107,9 +108,11 @@ _YEAR_SPECS: list[tuple[str, re.Pattern[str]]] = [
     ("exact", re.compile(rf"\bdated\s+(?:from\s+)?{_Y}\s*(?:[–—-]|to)\s*{_Y}\b", re.I)),
     ("overlap", re.compile(rf"\b(?:from|between)\s+{_Y}\s*(?:to|and|until|[–—-])\s*{_Y}\b|\b{_Y}\s*[–—-]\s*{_Y}\b", re.I)),
     ("start", re.compile(rf"\b(?:start(?:ed|ing)?|began|begin|launched|set up|founded|formed|established|opened)\s+(?:in\s+)?{_Y}\b", re.I)),
+    ("ends after", re.compile(rf"\b(?:end(?:ed|s|ing)?|end\s+date|finish(?:ed|es)?|close[sd]?|conclude[sd]?|completed|run(?:s|ning)?\s+(?:on\s+)?(?:until|to))\s+(?:\w+\s+)?(?:after|later than|beyond|past)\s+{_Y}\b", re.I)),
+    ("ends before", re.compile(rf"\b(?:end(?:ed|s|ing)?|end\s+date|finish(?:ed|es)?|close[sd]?|conclude[sd]?|completed|run(?:s|ning)?\s+(?:on\s+)?(?:until|to))\s+(?:\w+\s+)?(?:before|earlier than|prior to)\s+{_Y}\b", re.I)),
     ("end", re.compile(rf"\b(?:end(?:ed|ing)?|finish(?:ed)?|closed|conclude[sd]?|completed|wound up)\s+(?:in\s+)?{_Y}\b", re.I)),
     ("before", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:before|prior to)\s+{_Y}\b", re.I)),
-    ("after", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:after|since)\s+{_Y}\b", re.I)),
+    ("after", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:after|since|later than)\s+{_Y}\b", re.I)),
     ("during", re.compile(rf"\b(?:in|during|throughout|from)\s+{_Y}\b", re.I)),
 ]  # fmt: skip
 MAX_LISTED = 40  # a longer list is cut, saying how many more there are
@@ -122,7 +125,7 @@ TopicSearch = Callable[[str], list[Entry]]
 class YearSpec:
     """A time criterion: entries that ran during / overlapping / started / ended … in the years given."""
 
-    kind: str  # exact | overlap | start | end | before | after | during
+    kind: str  # exact | overlap | start | end | before | after | ends after | ends before | during
     first: int
     last: int
 
@@ -138,6 +141,8 @@ class YearSpec:
             "end": e.year_end == self.first,
             "before": start < self.first,
             "after": start > self.first,
+            "ends after": e.year_end is None or e.year_end > self.first,
+            "ends before": e.year_end is not None and e.year_end < self.first,
         }[self.kind]
 
     def describe(self) -> str:
@@ -150,6 +155,8 @@ class YearSpec:
             "end": f"ended in {span}",
             "before": f"started before {span}",
             "after": f"started after {span}",
+            "ends after": f"end after {span}",
+            "ends before": f"ended before {span}",
         }[self.kind]
 
 
@@ -244,6 +251,8 @@ def match(
     topic_match = _TOPIC.search(stripped)
     if topic_match and not any(c[0] in ("keyword", "contributor") for c in criteria):
         topic = _clean_topic(topic_match["topic"])
+        if section and section in _plain_dashes(topic.lower()):  # "on the 'Research – …' page": the heading
+            topic = ""
         if topic and topic_search is not None:
             keyword = _longest_mentioned(topic.lower(), {k.lower() for e in entries for k in e.keywords})
             about = {e.entry_id for e in topic_search(topic)}
