@@ -190,6 +190,21 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
             True,
             "best",
         ),
+        # so does a sentence of the same entry that gives the number asked for; of another entry, not
+        (
+            "About how big is the workforce it covers?",
+            "It covers all (approx. 5000) civil servants.",
+            0.65,
+            True,
+            "It covers all (approx. 5000) civil servants.",
+        ),
+        (
+            "About how big is the workforce it covers?",
+            "It covers all (approx. 5000) civil servants.",
+            0.65,
+            False,
+            "best",
+        ),
         # a sentence of another entry needs the usual closeness
         (
             "When did the briefing come out?",

@@ -30,6 +30,10 @@ EVIDENCE = "User and Community Co-Production of Public Services: What Does the E
         (f"Where and when was '{EVIDENCE}' published?", ["venue", "year"], [EVIDENCE]),
         ("what year did Policy Press bring out co-producing research: a community development approach?", ["year"],
          ["Co-producing Research: A Community Development Approach"]),  # "bring out": published
+        # a year asked for without a verb of publishing
+        ("which year is the briefing 'Fad or fact, nuisance or necessity?' from", ["year"],
+         ["User and community co-production of public services: Fad or fact, nuisance or necessity?"]),
+        (f"Who wrote '{EVIDENCE}', and the year it came out?", ["authors", "year"], [EVIDENCE]),
         # a record named by its subtitle (three titles share "User and community co-production of public services")
         ("Which book is the chapter on what influences citizens to co-produce in?", ["venue"],
          ["User and community co-production of public services: what influences citizens to co-produce?"]),

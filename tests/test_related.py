@@ -76,3 +76,10 @@ def test_a_paraphrase_ranks_the_sentence_that_says_it_in_other_words_first(corpu
     hits = corpus_kb.retrieve(question, k=5)
     extractive = Extractive(corpus_kb.settings, corpus_kb.embedder, corpus_kb.keyword_index)
     assert "market research" in extractive.ranked(question, hits)[0].text
+
+
+def test_names_are_matched_exactly_or_not_at_all(embedder):
+    """ "Scotland" and "Wales" are as close as 0.68, but a question about one is not answered by the other."""
+    assert surface_words(["What Works Scotland worked in Scotland."]) == {tokenize(["worked"])[0][0]: "worked"}
+    asked = surface_words(["which projects in wales"])  # lower-cased by the user: still a word of the question
+    assert related_stems(embedder, asked, surface_words(["Projects in Scotland were funded."])) == {}

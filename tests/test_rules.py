@@ -211,8 +211,16 @@ def test_overview_questions(question, overview):
         ("Apart from Islington, who took part?", ["Apart from Islington, who took part?"]),
         ("It was written up in a book - who published it?", ["It was written up in a book", "who published it?"]),
         ("How much did it get, and who took over, from when?", ["How much did it get", "who took over, from when?"]),
+        # an adverb may come between "and" and the wh-word
+        ("Over what period has it grown, and roughly how many are there?",
+         ["Over what period has it grown", "roughly how many are there?"]),
+        # "X, where/when <subject> …" is a relative clause about X, not a second question
+        ("What's the population of Rotherham, where the project's cultural strand worked?",
+         ["What's the population of Rotherham, where the project's cultural strand worked?"]),
+        ("Who led it in 2014, when the funding ran out?", ["Who led it in 2014, when the funding ran out?"]),
+        ("When did it start, where did it take place?", ["When did it start", "where did it take place?"]),
     ],
-)
+)  # fmt: skip
 def test_multi_part_splitting(question, parts):
     assert split_parts(question) == parts
 

@@ -41,6 +41,9 @@ from kbqa.text import (
         ("How many people sat on the citizens' jury?", "people"),
         ("Which council priorities will the partner concentrate on?", "priorities"),
         ("What is the oldest, most basic way citizens take part?", None),
+        # a relative pronoun ends the noun phrase as a verb does
+        ("About how big is the workforce whose ways of working it covers?", "workforce"),
+        ("Which town where the bonfire was held?", "town"),
     ],
 )
 def test_focus_word_is_the_head_noun_asked_for(question, focus):
@@ -459,6 +462,8 @@ def test_a_question_asking_for_every_one_of_something(question, every):
         ),
         ("At which stages could agencies involve citizens?", "In co-commissioning, co-design and co-delivery.", None),
         ("Under what circumstances do people join in?", "People join in when the actions are easy.", None),
+        ("What part was the advisory group to play?", "It acted as a sounding board for the project.", None),
+        ("What role did the partner have?", "The partner supports the local VCSE sector.", None),
         (
             "What were the three options in its public consultation?",
             "Libraries could be (1) devolved to councils, (2) outsourced or (3) run by a mutual.",

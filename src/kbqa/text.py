@@ -165,6 +165,9 @@ CLASS_NOUNS = {
         "discipline",
         "spot",
         "respect",
+        "role",  # "what part was the panel to play?" is answered by "…to act as a sounding board"
+        "part",
+        "function",
         "option",  # "what were the three options?" is answered by "(1) devolved… (2) outsourced…"
         "choice",
         "alternative",
@@ -475,7 +478,7 @@ _FOCUS_START = re.compile(
 )
 _FOCUS_STOP = re.compile(
     r"^(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|at|of|in|on|for|by|from|with|that|to"
-    r"|which|who|behind|about|under|during|between|within|across|and|or|[a-z]+ed"
+    r"|which|who|whose|whom|where|when|why|behind|about|under|during|between|within|across|and|or|[a-z]+ed"
     # irregular past tenses, which follow the noun unmarked as -ed verbs do ("which option came out on top")
     r"|came|went|took|made|won|got|gave|ran|began|led|held|saw|found|grew|became|brought|kept|left|met|paid|put"
     r"|said|set|told|wrote|chose|drew|fell|felt|knew|lost|meant|rose|sent|spent|stood|sat|shut|struck|taught|thought)$",
@@ -571,9 +574,13 @@ def is_overview(question: str) -> bool:
 # ", as well as what…", or a bare comma or a dash before a wh-word ("…trialled, what issue did…", "…in a book -
 # who published it?"); the next part may open with a preposition ("…, and from which decade…").
 _PART_BREAK = re.compile(
-    r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+|,\s+"
+    r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+"
+    # (a bare comma before "where"/"when" and a subject opens a relative clause, not a part: "the population of
+    # Rotherham, where the project's cultural strand worked")
+    r"|,\s+(?!(?:where|when)\s+(?:the|a|an|its|their|his|her|it|they|he|she|we|this|these|those|people)\b)"
     r"|\s+[-–—]\s+)"
-    r"(?=(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
+    r"(?=(?:(?:roughly|approximately|exactly|precisely|also|then|finally|lastly|briefly)\s+)?"  # ", and roughly how many"
+    r"(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
     re.IGNORECASE,
 )
 _BARE_TAIL = re.compile(r"^(?:from|since|until|till)\s+(?:when|where)\W*$", re.I)

@@ -738,6 +738,8 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
             if len(c.text.split()) <= DATE_LINE_WORDS:
                 return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
             return c.score >= DATED_WITHIN * top  # a sentence of the same entry that dates it
+        if kind == "number" and c.hit.chunk.metadata.get("entry_id") == entry:
+            return c.score >= DATED_WITHIN * top  # … or that gives the number ("approx. 5000 civil servants")
         return c.score >= within * top
 
     better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)

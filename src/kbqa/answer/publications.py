@@ -37,7 +37,10 @@ FIELD_PATTERNS = {
         r"\b(?:when|what year|which year|what date)\b.*\b(?:published|publish|come out|came out|appear(?:ed)?|released"
         r"|bring out|brought out|put out|release"
         r"|written|issued|held|produced)\b"
-        r"|\b(?:published|publish|publisher|came out|appeared|released|issued)\b.*\b(?:in )?(?:what|which) year\b",
+        r"|\b(?:published|publish|publisher|came out|appeared|released|issued)\b.*\b(?:in )?(?:what|which) year\b"
+        # "which year is the briefing '…' from", "…, and the year it came out"
+        r"|\b(?:what|which) year (?:is|was|are|were)\b.*\bfrom\W*$"
+        r"|\bthe year (?:it|they|this|that|the \w+)\s+(?:was |were )?(?:published|came out|appeared|released|issued)\b",
         re.I,
     ),
     "volume": re.compile(r"\bvolume\b|\bissue\b", re.I),

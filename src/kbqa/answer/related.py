@@ -23,8 +23,12 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
 
 
 def surface_words(texts: Iterable[str]) -> dict[str, str]:
-    """Each stem of `texts` (as `tokenize` makes them) with the first lower-cased word that gives it."""
-    words = list(dict.fromkeys(w.lower().strip("'’-") for text in texts for w in _WORD.findall(text)))
+    """Each stem of `texts` (as `tokenize` makes them) with the first word that gives it in lower case.
+
+    Only words written in lower case somewhere: a name stands for itself ("Scotland" is no answer to a
+    question about "Wales", though the two are as close as 0.68), so names are matched exactly or not at all.
+    """
+    words = list(dict.fromkeys(w.strip("'’-") for text in texts for w in _WORD.findall(text) if w.islower()))
     out: dict[str, str] = {}
     for word, stems in zip(words, tokenize(words)):
         if len(stems) == 1 and len(word) > 2:  # a stop word has no stem; "co-design" keeps its one
