@@ -252,6 +252,8 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
         ("Which research council funded it?", "The study surveyed five local authorities.", "who funded it"),
         ("Which body paid for the study?", "The study received a grant from the council.", None),
         ("Who sponsored the study?", "The study was sponsored by the council.", None),  # a verb, not an agent noun
+        # "budgeting" is no word for funding
+        ("Who funds it?", "Participatory budgeting needs new mindsets.", "who funds it"),
         # other questions are not checked
         ("Who was the first chair?", "Sam Odell.", None),
         ("When did it end?", "In December 2017.", None),
@@ -263,6 +265,26 @@ def test_a_who_question_is_answered_only_by_sentences_that_say_its_verb(question
 
     hit = Hit(chunk=Chunk("c1", answer, "s.txt", "Entry", {}), score=1.0)
     assert _unsaid_verb(question, [Candidate(text=answer, hit=hit, order=0, start=0)]) == unsaid
+
+
+@pytest.mark.parametrize(
+    ("runner_up_entry", "unsaid"),
+    [
+        ("a.txt#1", None),  # the first sentence's own entry says who funds it
+        ("b.txt#1", "who funds it"),  # another entry's "managed grant funds" says nothing about this one
+    ],
+)
+def test_the_verb_must_be_said_in_the_answers_own_entry(runner_up_entry, unsaid):
+    from kbqa.answer.extractive import Candidate, _unsaid_verb
+    from kbqa.schema import Chunk, Hit
+
+    first = Hit(chunk=Chunk("c1", "x", "a.txt", "What Works Scotland", {"entry_id": "a.txt#1"}), score=1.0)
+    other = Hit(chunk=Chunk("c2", "y", "b.txt", "Enabling", {"entry_id": runner_up_entry}), score=1.0)
+    picked = [
+        Candidate(text="What Works Scotland has highlighted several areas.", hit=first, order=0, start=0),
+        Candidate(text="We interviewed experts who managed grant funds.", hit=other, order=0, start=0),
+    ]
+    assert _unsaid_verb("who funds it?", picked) == unsaid
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ SYNONYMS = [
     "people person individuals citizens residents participants",
     "study studies research project projects programme",
     "help support supported assist enable",
-    "money funds budget pounds",
+    "money budget pounds",  # (not "funds": "participatory budgeting" says nothing about who funds it)
     "challenge challenges barrier barriers difficulty difficulties obstacle",
     "benefit benefits value advantages",
     "run ran running operate operated",
@@ -343,7 +343,11 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     stems = set(tokenize([verb])[0])
     # the verb or a synonym of it, but not an agent noun ("public sector leaders" says nobody led anything)
     wanted = stems | (_synonyms_of(stems) - _agent_nouns())
-    said = set(tokenize([" ".join(c.text for c in picked) + " " + picked[0].hit.chunk.title])[0])
+    # …in a sentence of the answer's first entry: a runner-up from another entry saying it ("managed grant
+    # funds") says nothing about who funds what the question names
+    entry = picked[0].hit.chunk.metadata.get("entry_id")
+    own = [c.text for c in picked if c.hit.chunk.metadata.get("entry_id") == entry]
+    said = set(tokenize([" ".join(own) + " " + picked[0].hit.chunk.title])[0])
     return None if wanted & said else f"who {verb} it"
 
 
