@@ -112,6 +112,11 @@ def test_a_follow_up_asks_for_a_field_of_the_record_in_focus():
     recent = f"Which journal published '{EVIDENCE}'? “{EVIDENCE}” appeared in International Journal of Public Administration."
     query = match("And in what year was it published?", entries, focus=(doc.entry_id,), recent=recent)
     assert query is not None and query.found[0].record.title == EVIDENCE
+    # "which book" names a kind, but "is it part of" asks about the one in focus, not for a list of books
+    chapter = next(e for e in entries if e.title.startswith("Improving Public Services Through E-Government"))
+    query = match("which book is it part of?", entries, focus=(chapter.entry_id,))
+    assert query is not None and query.fields == ["venue"]
+    assert query.found[0].record.venue == "Improving Public Services in East and West European Countries"
 
 
 @pytest.mark.parametrize(
@@ -123,6 +128,7 @@ def test_a_follow_up_asks_for_a_field_of_the_record_in_focus():
         ("In which book does 'User and community co-production of public services: what influences citizens to co-produce?' "
          "appear, and who published it?", ["Modern State", "Palgrave Macmillan"]),
         ("Which is older, 'Fad or fact, nuisance or necessity?' or 'What Does the Evidence Tell Us?'", ["2008", "2016", "older"]),
+        ("In which city was 'Co-producing Research: A Community Development Approach' published?", ["Bristol"]),
     ],
 )  # fmt: skip
 def test_answers_state_the_fields_and_cite_the_line_they_come_from(corpus_kb, question, must):

@@ -44,6 +44,11 @@ FIELD_PATTERNS = {
         re.I,
     ),
     "volume": re.compile(r"\bvolume\b|\bissue\b", re.I),
+    "place": re.compile(
+        r"\b(?:which|what) (?:city|town|place)\b.*\b(?:published|publish|come out|came out|printed)\b"
+        r"|\bplace of publication\b|\bpublished\b.*\b(?:which|what) (?:city|town)\b",
+        re.I,
+    ),
 }
 # (a word ending in -ed before the noun is a verb, "which published papers…", except "related publications")
 _LISTING = re.compile(
@@ -109,9 +114,8 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
         return PubQuery(fields, named[:1]) if _has_any(named[0].record, fields) else None
     if fields and (own := _records_of_named_entries(question, records, entries, fields)):
         return PubQuery(fields, own, listing=len(own) > 1)
-    if listing:
-        found = _listed(question, records, entries, focus, listing["kind"].lower())
-        return PubQuery(fields, found, listing=True) if found else None
+    if listing and (found := _listed(question, records, entries, focus, listing["kind"].lower())):
+        return PubQuery(fields, found, listing=True)  # (none: "which book is it part of?" asks about one)
     if titled := _by_title_noun(question, records, entries):
         return PubQuery(fields, titled, listing=True)
     if fields and focus:
@@ -289,13 +293,16 @@ def sentence_for(f: Found, fields: list[str]) -> str:
         value = _value(r, name)
         if not value:
             missing.append({"authors": "its authors", "venue": "where it appeared", "publisher": "its publisher",
-                            "year": "its date", "volume": "its volume or issue"}[name])  # fmt: skip
+                            "year": "its date", "volume": "its volume or issue",
+                            "place": "where it was published"}[name])  # fmt: skip
             continue
         said.append(
             {
                 "authors": f"is by {value}",
                 "venue": f"appeared in {value}" + (f", {r.volume}" if r.volume and "volume" not in fields else ""),
-                "publisher": f"was published by {value}" + (f" ({r.place})" if r.place else ""),
+                "publisher": f"was published by {value}"
+                + (f" ({r.place})" if r.place and "place" not in fields else ""),
+                "place": f"was published in {value}",
                 "year": f"is dated {value}",
                 "volume": f"is in volume/issue {value}",
             }[name]
