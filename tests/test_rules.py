@@ -132,6 +132,12 @@ def test_sentence_splitting(text, expected):
             False,
         ),
         ("The jury met in Fraserburgh, in the North East of Scotland.", "In which town in Scotland did it meet?", True),
+        # … nor the question's place named by its people's adjective, nor a part of a country for "which town"
+        ("With Cornwall Council, we looked at devolving libraries.", "Which Cornish towns run their library?", False),
+        ("The work took place in Wales.", "Which Welsh cities took part?", False),
+        ("The jury met in the North East of Scotland.", "In which town was the Scottish jury held?", False),
+        ("The jury met in the North East of Scotland.", "Which part of Scotland was the jury in?", True),
+        ("The jury met in Peterhead.", "In which town was the Scottish jury held?", True),
         ("It appeared in the SIPR Annual Report.", "Where was the report on Local solutions published?", True),
         # "which five X" wants them named: "five local authorities in England and Wales" names none
         (

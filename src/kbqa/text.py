@@ -301,6 +301,20 @@ def _shares_asked_verb(sentence: str, question: str) -> bool:
     return bool(set(tokenize([m["verb"]])[0]) & set(tokenize([sentence])[0]))
 
 
+_SETTLEMENTS = {"town", "towns", "city", "cities", "village", "villages"}
+_COMPASS = re.compile(r"(?:(?:north|south|east|west|central|northern|southern|eastern|western|mid)[ -]?)+", re.I)
+# demonyms whose country does not share their first four letters ("Scottish"/"Scotland" and "Cornish"/"Cornwall" do)
+_DEMONYMS = {"welsh": "wales", "irish": "ireland", "dutch": "netherlands", "french": "france", "spanish": "spain"}
+
+
+def _names_the_asked_place(found: str, named: set[str]) -> bool:
+    """Is a place found in a sentence one the question names, itself or by its people's adjective ("Cornwall
+    Council" for "Which Cornish towns…")?"""
+    words = set(found.split())
+    asked = named | {_DEMONYMS[n] for n in named if n in _DEMONYMS}
+    return bool(words & asked) or any(len(w) > 4 and any(n[:4] == w[:4] for n in asked) for w in words)
+
+
 def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozenset[str] = frozenset()) -> bool:
     """Does the sentence hold a fact of the asked kind that the question does not already contain?
 
@@ -328,8 +342,10 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
             continue
-        if kind == "place" and set(found.split()) & named:
+        if kind == "place" and _names_the_asked_place(found, named):
             continue  # "What Works Scotland" for "which town in Scotland": the question's place, or named after it
+        if kind == "place" and focus in _SETTLEMENTS and _COMPASS.fullmatch(found):
+            continue  # "the North East (of Scotland)" is a part of a country, not a town
         if kind != "number" and focus and re.match(rf"\s+{re.escape(focus)}\b", body[m.end() :], re.I):
             continue  # "five European countries" describes the thing asked for, it does not name it
             # (but for "how many singers", "58 singers" is the answer)
