@@ -3,6 +3,8 @@ named entry, topic lists, and partial matches — each rule with cases of its ow
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from kbqa.answer.catalog import YearSpec, match, year_spec
@@ -141,8 +143,12 @@ def test_questions_about_the_text_are_not_catalogue_questions(question):
         # something the entry's text describes, named in words of its own: its text says when that began
         ("When did the Welsh Government's Sustainable Development Change Programme begin?", (), None, None),
         ("When did the Co-production for Sustainability project start?", (), ["Co-production for Sustainab"], "start"),
+        # "until when" asks when it ends
+        ("Until what year is the Co-production for Sustainability work meant to run?", (), ["Co-production for Sustainability"],
+         "end"),
+        ("and until when does it last?", ("000_525025c0dd7eef87.txt#2",), ["Imagine: the social, historical"], "end"),
     ],
-)
+)  # fmt: skip
 def test_dates_of_a_named_entry(question, focus, titles, verb):
     """'When did X end/start/run?' is answered from the dated title line of every entry X could mean; a
     question that names none (or means an entry dated only by its text) is left to the other answerers."""
@@ -168,6 +174,11 @@ def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
         answer.answer == "“Marsh Choir” ended in 2017 (it ran from 2015): Marsh Choir (April 2015 – September 2017) [1]"
     )
     assert answer.citations[0].highlights == [(0, 41)]
+    # an end still to come is not said to be past
+    entry.year_end = date.today().year + 5
+    chunk.text = f"Marsh Choir (April 2015 – September {entry.year_end})\n\nA choir."
+    answer = answer_from(meta, "When did the Marsh Choir end?", {"c1": chunk}, {"c1": 0.5})
+    assert answer.answer.startswith(f"“Marsh Choir” runs until {entry.year_end} (it started in 2015)")
 
 
 @pytest.mark.parametrize(

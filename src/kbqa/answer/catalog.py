@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -60,6 +61,12 @@ _WITH_CONTRIBUTORS = re.compile(
 _WHEN_RAN = re.compile(
     r"^\W*(?:and\s+)?(?:when\s+(?:did|does|was|were)|(?:in\s+)?what\s+years?\s+(?:did|was|were))\s+"
     r"(?P<subject>.+?)\s+(?P<verb>end|finish|close|start|begin|run|take place|launch)\b(?:\s+(?:for|from))?\W*$",
+    re.IGNORECASE,
+)
+# "Until what year is X meant to run?", "Until when does X last?": when it ends.
+_UNTIL_WHEN = re.compile(
+    r"^\W*(?:and\s+)?(?:until|till|up to)\s+(?:when|what\s+year|which\s+year|what\s+date)\s+(?:is|was|does|did|will)\s+"
+    r"(?P<subject>.+?)\s+(?:(?:meant|due|set|planned|expected|scheduled|going)\s+to\s+)?(?:run|last|continue|go on)\W*$",
     re.IGNORECASE,
 )
 _RELATION = re.compile(
@@ -214,16 +221,18 @@ def match(
             return MetaQuery("keywords of", "", named, needles=["keywords"])
         return None
     when = _WHEN_RAN.search(question)
-    if when:
-        named = _named_or_in_focus(when["subject"], entries, focus)
+    until = None if when else _UNTIL_WHEN.search(question)
+    if when or until:
+        subject, verb = (when["subject"], when["verb"]) if when else (until["subject"], "end")  # type: ignore[index]
+        named = _named_or_in_focus(subject, entries, focus)
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
         dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
         # every entry the question could mean has dates, and the question asks about the entry, not about
         # something its text describes ("the Welsh Government's Sustainable Development Change Programme" in
         # "Co-production for Sustainability": its text says when that began)
-        if dated and len(dated) == len(named) and _names_the_entry(when["subject"], dated):
-            return MetaQuery("dates", when["verb"].lower(), dated)
+        if dated and len(dated) == len(named) and _names_the_entry(subject, dated):
+            return MetaQuery("dates", verb.lower(), dated)
         return None
     listing, counting = _LISTING.search(question), _COUNTING.search(question)
     if not (listing or counting) or (counting and not listing and best_mentions(question, entries)):
@@ -560,6 +569,8 @@ def _ran(entry: Entry, verb: str) -> str:
     if end is None:
         return f"started in {start} and is still running"
     if verb in ("end", "finish", "close") and end != start:
+        if end >= date.today().year:  # "Co-production for Sustainability (2012 – 2032)" has not ended yet
+            return f"runs until {end} (it started in {start})"
         return f"ended in {end} (it ran from {start})"
     if verb in ("start", "begin", "launch"):
         return f"started in {start}" + (f" and ran until {end}" if end != start else "")
