@@ -44,6 +44,9 @@ from kbqa.text import (
         # a relative pronoun ends the noun phrase as a verb does
         ("About how big is the workforce whose ways of working it covers?", "workforce"),
         ("Which town where the bonfire was held?", "town"),
+        # "what's the X trying to do?": X is who acts, not the thing asked for
+        ("What's the study ultimately trying to understand?", None),
+        ("What is the programme seeking to achieve?", None),
     ],
 )
 def test_focus_word_is_the_head_noun_asked_for(question, focus):
@@ -463,6 +466,7 @@ def test_a_question_asking_for_every_one_of_something(question, every):
         ("At which stages could agencies involve citizens?", "In co-commissioning, co-design and co-delivery.", None),
         ("Under what circumstances do people join in?", "People join in when the actions are easy.", None),
         ("What part was the advisory group to play?", "It acted as a sounding board for the project.", None),
+        ("What format do the interviews take?", "Joint interviews are conducted with two people.", None),
         ("What role did the partner have?", "The partner supports the local VCSE sector.", None),
         (
             "What were the three options in its public consultation?",

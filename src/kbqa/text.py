@@ -168,6 +168,7 @@ CLASS_NOUNS = {
         "role",  # "what part was the panel to play?" is answered by "…to act as a sounding board"
         "part",
         "function",
+        "format",  # "what format do the interviews take?" is answered by "Joint interviews are…"
         "option",  # "what were the three options?" is answered by "(1) devolved… (2) outsourced…"
         "choice",
         "alternative",
@@ -539,9 +540,14 @@ def focus_word(question: str) -> str | None:
         return None
     words: list[str] = []
     rest = re.sub(r"^(?:kinds?|sorts?|types?)\s+of\s+", "", question[m.end() :], flags=re.I)  # "what kinds of X"
-    for word in re.findall(r"['‘’][\w-]+['’]|[\w'’-]+|[^\w\s]", rest):
+    tokens = re.findall(r"['‘’][\w-]+['’]|[\w'’-]+|[^\w\s]", rest)
+    for i, word in enumerate(tokens):
         if re.fullmatch(r"['‘’][\w-]+['’]", word):
             continue  # a quoted word inside the phrase ("which four 'co-' activities")
+        if words and word.lower().endswith("ing") and tokens[i + 1 : i + 2] == ["to"]:
+            return (
+                None  # "what's the study (ultimately) trying to understand?": its noun is who acts, not what is asked
+            )
         if not re.match(r"\w", word) or _FOCUS_STOP.match(word) or len(words) == 4:
             break  # (a quote that opens a title ends the phrase: the noun asked for comes before it)
         words.append(word.lower())
