@@ -374,6 +374,23 @@ def test_a_part_naming_its_own_subject_gets_no_leeway_for_a_pronoun_opening(part
     assert _prefer_following(part, cands[0].text, ranked)[0].text.startswith(first)
 
 
+@pytest.mark.parametrize(("follower_focus", "first"), [(1.0, "It complements"), (0.0, "Identifies some")])
+def test_a_following_sentence_without_the_noun_asked_for_does_not_go_first(follower_focus, first):
+    """ "…, and what kinds of impacts does it identify?": the sentence after the first part's answer goes first
+    only if it names the noun asked for as well as the best sentence does."""
+    from kbqa.answer.extractive import Candidate, _prefer_following
+    from kbqa.schema import Chunk, Hit
+    from kbqa.text import sentence_spans
+
+    text = "The paper draws on three types of evidence. It complements other reports. Identifies some negative impacts."
+    hit = Hit(chunk=Chunk("c1", text, "s.txt", "Paper", {}), score=1.0)
+    cands = [Candidate(text=text[s:e], hit=hit, order=i, start=s) for i, (s, e) in enumerate(sentence_spans(text))]
+    cands[1].score, cands[1].focus = 0.7, follower_focus
+    cands[2].score, cands[2].focus = 0.8, 1.0
+    ranked = sorted(cands[1:], key=lambda c: c.score, reverse=True)
+    assert _prefer_following("what kinds of impacts does it identify?", cands[0].text, ranked)[0].text.startswith(first)
+
+
 @pytest.mark.parametrize(
     ("runner_up", "joins"),
     [

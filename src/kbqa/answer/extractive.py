@@ -698,6 +698,8 @@ def _prefer_following(
         share = continuing if _PRONOUN_START.match(c.text) and (kind or not own_subject) else within
         if c.score < share * cands[0].score or (kind and not c.typed) or anchor not in c.hit.chunk.text:
             return None
+        if c.focus < cands[0].focus:
+            return None  # the best names the noun asked for ("…what kinds of impacts does it identify?"), it does not
         if c.text in quoted:
             return None
         texts = [c.hit.chunk.text[s:e] for s, e in sentence_spans(c.hit.chunk.text)]
