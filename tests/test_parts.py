@@ -374,6 +374,23 @@ def test_a_part_naming_its_own_subject_gets_no_leeway_for_a_pronoun_opening(part
     assert _prefer_following(part, cands[0].text, ranked)[0].text.startswith(first)
 
 
+def test_of_several_close_runners_up_with_the_fact_the_one_saying_what_is_asked_goes_first():
+    """ "Who co-ordinated the cultural work package?": the best sentence names nobody; of the runners-up naming
+    someone, "Cultural: co-ordinated by…" says what is asked beyond the entry's title, "Social: …" does not."""
+    from kbqa.answer.extractive import Candidate, _prefer_typed
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", "text", "s.txt", "Imagine", {"entry_id": "s.txt#1"}), score=1.0)
+    best = Candidate(text="The research had four work packages.", hit=hit, order=0, start=0, score=0.80, typed=0.0)
+    social = Candidate(text="Social: co-ordinated by Angie Hart.", hit=hit, order=1, start=0, score=0.79, typed=1.0)
+    cultural = Candidate(text="Cultural: co-ordinated by Kate Pahl.", hit=hit, order=2, start=0, score=0.78, typed=1.0)
+    social.beyond, cultural.beyond = 0.19, 0.25
+    question = "Who co-ordinated the cultural work package?"
+    assert _prefer_typed(question, [best, social, cultural])[0] is cultural
+    cultural.score = 0.70  # …not one far behind
+    assert _prefer_typed(question, [best, social, cultural])[0] is social
+
+
 @pytest.mark.parametrize(("follower_focus", "first"), [(1.0, "It complements"), (0.0, "Identifies some")])
 def test_a_following_sentence_without_the_noun_asked_for_does_not_go_first(follower_focus, first):
     """ "…, and what kinds of impacts does it identify?": the sentence after the first part's answer goes first

@@ -748,7 +748,10 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
             return c.score >= DATED_WITHIN * top  # … or that gives the number ("approx. 5000 civil servants")
         return c.score >= within * top
 
-    better = next((c for c in cands[1:] if c.typed and qualifies(c)), None)
+    # of the runners-up that qualify, the one saying most of what the question asks beyond the entry's title
+    # ("who co-ordinated the cultural work package?": "Cultural: co-ordinated by…", not "Social: co-ordinated by…")
+    fit = [c for c in cands[1:] if c.typed and qualifies(c)]
+    better = max(fit, key=lambda c: (round(c.beyond, 2), c.score)) if fit else None
     return _to_front(cands, better)
 
 
