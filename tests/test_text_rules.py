@@ -409,6 +409,8 @@ def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(questio
         ("How does the programme find out what staff think?", "", ["method"]),  # "find out": how, not a finding
         ("Which two weak spots did the briefing want fixed?", "", ["problem"]),
         ("What was the point of the workshops?", "", ["purpose"]),
+        ("What is the new capacity building partner supposed to do?", "", ["purpose"]),
+        ("What role does the advisory group have?", "", ["purpose"]),
         ("When did the Imagine project end?", "", []),
         ("How does the briefing define participatory budgeting?", "", ["definition"]),
         ("What is meant by co-production?", "", ["definition"]),
@@ -428,6 +430,8 @@ def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
         ("Levels of co-production did not vary much with age.", ["finding"], True),
         ("It identifies some negative and unintended impacts.", ["problem"], True),
         ("Our principal aim was to understand what enabled groups.", ["purpose"], True),
+        ("This new partner’s role is to support the local VCSE sector.", ["purpose"], True),
+        ("Staffordshire recruited a new capacity building partner.", ["purpose"], False),
         ("Participatory budgeting (PB) is a process that involves citizens.", ["definition"], True),
         ("This briefing reviews how participatory budgeting (PB) has become central.", ["definition"], False),
         ("The programme began in May 2012.", ["method", "advice", "finding", "problem", "purpose"], False),

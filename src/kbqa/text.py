@@ -421,11 +421,13 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "purpose": (
         re.compile(
-            r"\b(?:aims?|purpose|goals?|point of|objectives?|why did|trying to|meant to|intended|set out to|for what)\b",
+            r"\b(?:aims?|purpose|goals?|point of|objectives?|why did|trying to|meant to|intended|set out to|for what"
+            r"|supposed to|expected to|roles?|remit)\b",
             re.I,
         ),
         re.compile(
-            r"\b(?:aim\w*|purpose|goals?|objectives?|intend\w*|in order to|to understand|seeks?|designed to|so that)\b",
+            r"\b(?:aim\w*|purpose|goals?|objectives?|intend\w*|in order to|to understand|seeks?|designed to|so that"
+            r"|role (?:is|was|will be) to|responsib\w+|tasked with|remit)\b",
             re.I,
         ),
     ),
