@@ -179,6 +179,10 @@ def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
     chunk.text = f"Marsh Choir (April 2015 – September {entry.year_end})\n\nA choir."
     answer = answer_from(meta, "When did the Marsh Choir end?", {"c1": chunk}, {"c1": 0.5})
     assert answer.answer.startswith(f"“Marsh Choir” runs until {entry.year_end} (it started in 2015)")
+    meta = match("When did the Marsh Choir start?", [entry])
+    assert meta is not None
+    answer = answer_from(meta, "When did the Marsh Choir start?", {"c1": chunk}, {"c1": 0.5})
+    assert answer.answer.startswith(f"“Marsh Choir” started in 2015 and runs until {entry.year_end}")
 
 
 @pytest.mark.parametrize(

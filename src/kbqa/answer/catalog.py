@@ -573,7 +573,8 @@ def _ran(entry: Entry, verb: str) -> str:
             return f"runs until {end} (it started in {start})"
         return f"ended in {end} (it ran from {start})"
     if verb in ("start", "begin", "launch"):
-        return f"started in {start}" + (f" and ran until {end}" if end != start else "")
+        runs = "runs" if end >= date.today().year else "ran"
+        return f"started in {start}" + (f" and {runs} until {end}" if end != start else "")
     return f"ran from {start} to {end}" if end != start else f"is dated {start}"
 
 
