@@ -471,6 +471,7 @@ def test_a_question_asking_for_every_one_of_something(question, every):
         ("Under what circumstances do people join in?", "People join in when the actions are easy.", None),
         ("What part was the advisory group to play?", "It acted as a sounding board for the project.", None),
         ("What format do the interviews take?", "Joint interviews are conducted with two people.", None),
+        ("Which variety of involvement wins out?", "Practice is dominated by individualised co-production.", None),
         ("What role did the partner have?", "The partner supports the local VCSE sector.", None),
         (
             "What were the three options in its public consultation?",

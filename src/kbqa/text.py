@@ -174,7 +174,7 @@ CLASS_NOUNS = {
         "alternative",
     ]
     for end in ("", "s")
-} | {"category", "categories"}
+} | {"category", "categories", "variety", "varieties"}
 # Nouns that ask for a piece of text by what it is, not by a word it contains: "what is the title of the
 # 2017 paper on leadership" is answered by "Leadership and culture change…", "which source does it cite" by
 # "(Leach et al., 2005)". Only bare or with a determiner or one of these adjectives: "job title" asks for a job.
