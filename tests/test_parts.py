@@ -411,8 +411,9 @@ def test_a_following_sentence_without_the_noun_asked_for_does_not_go_first(follo
 @pytest.mark.parametrize(
     ("runner_up", "joins"),
     [
-        ((0.60, 0.30, 0.30), True),  # close on what the question asks beyond the entry's title
-        ((0.60, 0.45, 0.0), False),  # close only by repeating the entry's title
+        ((0.60, 0.30, 0.30, 0.0), True),  # close on what the question asks beyond the entry's title
+        ((0.60, 0.45, 0.0, 0.0), False),  # close only by repeating the entry's title
+        ((0.60, 0.30, 0.30, 0.3), False),  # close only by words near the question's in meaning
     ],
 )
 def test_a_runner_up_close_only_by_title_words_does_not_join(runner_up, joins):
@@ -424,9 +425,9 @@ def test_a_runner_up_close_only_by_title_words_does_not_join(runner_up, joins):
     best = Candidate(
         "The universities of Sheffield and Hull are partners.", hit, 0, 0, score=0.75, beyond=0.5, asked=0.5
     )
-    score, beyond, asked = runner_up
+    score, beyond, asked, near = runner_up
     other = Candidate(
-        "The programme aims to support commissioners.", hit, 1, 0, score=score, beyond=beyond, asked=asked
+        "The programme aims to support commissioners.", hit, 1, 0, score=score, beyond=beyond, asked=asked, near=near
     )
     chosen = Extractive(Settings(), None, None).select([best, other])  # type: ignore[arg-type]
     assert (other in chosen) is joins

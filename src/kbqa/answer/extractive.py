@@ -626,7 +626,9 @@ class Extractive:
             if cand.text.rstrip().endswith(":"):
                 continue  # "…a range of activities:" as a runner-up brings a whole list the question did not ask for
             if _untitled(cand) < self.settings.answer_runner_up * _untitled(best):
-                continue  # close only by repeating the entry's title: title words choose the best, they add none
+                # close only by repeating the entry's title, or by words near the question's in meaning: they
+                # choose the best, they add nothing
+                continue
             words = _words(cand.text)
             if len(words & seen) > 0.6 * min(len(words), len(seen) or 1):
                 continue  # says the same thing again
@@ -640,8 +642,9 @@ class Extractive:
 
 
 def _untitled(cand: Candidate) -> float:
-    """The sentence's score without the share its title words give it (see TITLE_TERM)."""
-    return cand.score - WEIGHTS["beyond"] * (cand.beyond - cand.asked)
+    """The sentence's score without the share its title words (see TITLE_TERM) and its words related to the
+    question's in meaning (`near`) give it."""
+    return cand.score - WEIGHTS["beyond"] * (cand.beyond - cand.asked) - WEIGHTS["near"] * cand.near
 
 
 def _the_instance_asked(question: str, cands: list[Candidate]) -> list[Candidate]:
