@@ -220,10 +220,9 @@ def match(
         if named:
             return MetaQuery("keywords of", "", named, needles=["keywords"])
         return None
-    when = _WHEN_RAN.search(question)
-    until = None if when else _UNTIL_WHEN.search(question)
-    if when or until:
-        subject, verb = (when["subject"], when["verb"]) if when else (until["subject"], "end")  # type: ignore[index]
+    when = _WHEN_RAN.search(question) or _UNTIL_WHEN.search(question)
+    if when:
+        subject, verb = when["subject"], when.groupdict().get("verb") or "end"  # ("until when": its end)
         named = _named_or_in_focus(subject, entries, focus)
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
