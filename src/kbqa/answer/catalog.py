@@ -111,12 +111,14 @@ _TOPIC = re.compile(
     re.IGNORECASE,
 )
 _Y = r"((?:19|20)\d\d)"
+# an end, as "ends after 2019" / "finished before 2018" / "its end date later than 2019" say it
+_ENDS = r"(?:end(?:ed|s|ing)?|end\s+date|finish(?:ed|es)?|close[sd]?|conclude[sd]?|completed|run(?:s|ning)?\s+(?:on\s+)?(?:until|to))"
 _YEAR_SPECS: list[tuple[str, re.Pattern[str]]] = [
     ("exact", re.compile(rf"\bdated\s+(?:from\s+)?{_Y}\s*(?:[–—-]|to)\s*{_Y}\b", re.I)),
     ("overlap", re.compile(rf"\b(?:from|between)\s+{_Y}\s*(?:to|and|until|[–—-])\s*{_Y}\b|\b{_Y}\s*[–—-]\s*{_Y}\b", re.I)),
     ("start", re.compile(rf"\b(?:start(?:ed|ing)?|began|begin|launched|set up|founded|formed|established|opened)\s+(?:in\s+)?{_Y}\b", re.I)),
-    ("ends after", re.compile(rf"\b(?:end(?:ed|s|ing)?|end\s+date|finish(?:ed|es)?|close[sd]?|conclude[sd]?|completed|run(?:s|ning)?\s+(?:on\s+)?(?:until|to))\s+(?:\w+\s+)?(?:after|later than|beyond|past)\s+{_Y}\b", re.I)),
-    ("ends before", re.compile(rf"\b(?:end(?:ed|s|ing)?|end\s+date|finish(?:ed|es)?|close[sd]?|conclude[sd]?|completed|run(?:s|ning)?\s+(?:on\s+)?(?:until|to))\s+(?:\w+\s+)?(?:before|earlier than|prior to)\s+{_Y}\b", re.I)),
+    ("ends after", re.compile(rf"\b{_ENDS}\s+(?:\w+\s+)?(?:after|later than|beyond|past)\s+{_Y}\b", re.I)),
+    ("ends before", re.compile(rf"\b{_ENDS}\s+(?:\w+\s+)?(?:before|earlier than|prior to)\s+{_Y}\b", re.I)),
     ("end", re.compile(rf"\b(?:end(?:ed|ing)?|finish(?:ed)?|closed|conclude[sd]?|completed|wound up)\s+(?:in\s+)?{_Y}\b", re.I)),
     ("before", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:before|prior to)\s+{_Y}\b", re.I)),
     ("after", re.compile(rf"\b(?:start(?:ed)?|began|launched)?\s*(?:after|since|later than)\s+{_Y}\b", re.I)),

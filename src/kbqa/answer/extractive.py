@@ -625,7 +625,7 @@ class Extractive:
                 break
             if cand.text.rstrip().endswith(":"):
                 continue  # "…a range of activities:" as a runner-up brings a whole list the question did not ask for
-            if _untitled(cand) < self.settings.answer_runner_up * _untitled(best):
+            if _plain_score(cand) < self.settings.answer_runner_up * _plain_score(best):
                 # close only by repeating the entry's title, or by words near the question's in meaning: they
                 # choose the best, they add nothing
                 continue
@@ -641,7 +641,7 @@ class Extractive:
         return _with_list_items(_with_enumeration(chosen), pool)
 
 
-def _untitled(cand: Candidate) -> float:
+def _plain_score(cand: Candidate) -> float:
     """The sentence's score without the share its title words (see TITLE_TERM) and its words related to the
     question's in meaning (`near`) give it."""
     return cand.score - WEIGHTS["beyond"] * (cand.beyond - cand.asked) - WEIGHTS["near"] * cand.near
@@ -741,14 +741,13 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     top, entry = cands[0].score, cands[0].hit.chunk.metadata.get("entry_id")
 
     def qualifies(c: Candidate) -> bool:
-        if kind == "duration" and c.hit.chunk.metadata.get("entry_id") == entry:
-            return _is_title_line(c.text, c.hit.chunk.title)
-        if kind == "date" and c.hit.chunk.metadata.get("entry_id") == entry:
-            if len(c.text.split()) <= DATE_LINE_WORDS:
+        if c.hit.chunk.metadata.get("entry_id") == entry:
+            if kind == "duration":
+                return _is_title_line(c.text, c.hit.chunk.title)
+            if kind == "date" and len(c.text.split()) <= DATE_LINE_WORDS:
                 return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
-            return c.score >= DATED_WITHIN * top  # a sentence of the same entry that dates it
-        if kind == "number" and c.hit.chunk.metadata.get("entry_id") == entry:
-            return c.score >= DATED_WITHIN * top  # … or that gives the number ("approx. 5000 civil servants")
+            if kind in ("date", "number"):  # a sentence of the same entry that dates it, or gives the number
+                return c.score >= DATED_WITHIN * top  # ("approx. 5000 civil servants")
         return c.score >= within * top
 
     # of the runners-up that qualify, the one saying most of what the question asks beyond the entry's title
