@@ -279,6 +279,15 @@ _FUNDER_ASKED = re.compile(
 )
 
 
+# A person named as one (a title, or "by First Last"), not a role, an organisation or an acronym
+_PERSONAL_NAME = re.compile(r"\b(?:Professor|Prof\.?|Dr\.?|Sir|Dame)\s+[A-Z][\w'’-]+|\bby\s+[A-Z][a-z]+\s+[A-Z][a-z'’-]+")
+
+
+def names_a_person(sentence: str) -> bool:
+    """Does the sentence name a person as such ("co-ordinated by Professor Sarah Banks")?"""
+    return bool(_PERSONAL_NAME.search(sentence))
+
+
 def who_verb(question: str) -> str | None:
     """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), or "funded"
     for a question about who paid ("which funder", "which council funded"), else None. ("Which commission

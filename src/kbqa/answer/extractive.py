@@ -43,6 +43,7 @@ from kbqa.text import (
     intents,
     is_overview,
     line_kind,
+    names_a_person,
     normalize_space,
     numbered_instances,
     ordinal_instance,
@@ -732,8 +733,9 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     """When the best sentence lacks the kind of fact asked for, a close runner-up that has it goes first.
 
     "How long" is answered by an entry's own span: the title line with its years ("X (2012 – 2032)")
-    goes first whenever the best sentence comes from that entry. Short lines rank low on meaning;
-    a looser rule for names or numbers would let out-of-scope traps through (measured).
+    goes first whenever the best sentence comes from that entry. Short lines rank low on meaning, so a
+    sentence of the same entry with a date, a number or a person named as one (a title, "by First Last")
+    needs to be less close; a role or an organisation does not: that let out-of-scope traps through (measured).
     """
     kind = answer_type(question)
     if not cands or cands[0].typed or kind is None:
@@ -748,6 +750,8 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
                 return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
             if kind in ("date", "number"):  # a sentence of the same entry that dates it, or gives the number
                 return c.score >= DATED_WITHIN * top  # ("approx. 5000 civil servants")
+            if kind == "person" and names_a_person(c.text):  # …or names a person ("Historical: co-ordinated by
+                return c.score >= DATED_WITHIN * top  # Professor Sarah Banks" for "who ran the historical…")
         return c.score >= within * top
 
     # of the runners-up that qualify, the one saying most of what the question asks beyond the entry's title
