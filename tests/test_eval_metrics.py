@@ -89,6 +89,18 @@ def test_answer_accuracy_needs_every_key_and_a_cited_passage_holding_gold_eviden
     assert item_values(declined)["answer_accuracy"] == 0.0 and item_values(declined)["false_abstention"] == 1.0
 
 
+def test_a_cited_passages_page_title_counts_as_cited_evidence():
+    """A page's title is a line of its source shown above the passage: evidence that is a title is cited."""
+    titled = item(
+        question="What is the page called?", evidence=["From engagement to co-production"], must=["engagement"]
+    )
+    answer = {"answer": "It is “From engagement to co-production” [1]", "abstained": False, "citations": [
+        {"n": 1, "title": "From engagement to co-production", "source": "a.txt", "text": "a listed record"}]}  # fmt: skip
+    assert item_values(record(titled, answer=answer))["evidence_cited"] == 1.0
+    answer["citations"][0]["title"] = "Another page"
+    assert item_values(record(titled, answer=answer))["evidence_cited"] == 0.0
+
+
 def test_abstention_precision_and_recall_over_a_toy_run():
     oos = item(id="o", category="out_of_scope", sources=[], evidence=[], must=[], abstain=True)
     declined = {"answer": "no", "citations": [], "abstained": True}

@@ -142,3 +142,42 @@ def test_answers_state_the_fields_and_cite_the_line_they_come_from(corpus_kb, qu
         if key != "older":
             assert key in highlighted  # the stated value is on a highlighted line of a cited passage
     assert re.search(r"\[\d\]", answer.answer)
+
+
+ENGAGEMENT = "From engagement to co-production: The contribution of users and communities to outcomes and public value"
+MAINSTREAMING = (
+    "Mainstreaming participatory budgeting: What works in building foundations for a more participatory democracy?"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "pages", "first_record"),
+    [
+        # a record named by title: the page it is listed on, stood for by that record
+        ("What is the overall title of the page of publications that includes 'Fad or fact, nuisance or necessity?'?",
+         [ENGAGEMENT], FADS),
+        ("Which list is 'Participatory Budgeting in Scotland: an overview of strategic design choices' on?",
+         [MAINSTREAMING], None),
+        # records gathered by author: one sentence per page
+        ("What's the heading of the publications list that collects the Bovaird and Loeffler co-production papers?",
+         [ENGAGEMENT], None),
+    ],
+)  # fmt: skip
+def test_the_page_a_record_is_listed_on_is_its_entrys_title(question, pages, first_record):
+    query = match(question, _corpus_entries())
+    assert query is not None and query.fields == ["list"] and not query.listing
+    assert [f.entry.title for f in query.found] == pages
+    if first_record:
+        assert query.found[0].record.title == first_record
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the title of the page about participatory budgeting?",  # no record named: the other answerers'
+        "Which item on the 'From engagement to co-production' publication list is a research briefing?",  # asks an item
+    ],
+)
+def test_a_page_question_naming_no_record_is_not_a_page_question(question):
+    query = match(question, _corpus_entries())
+    assert query is None or query.fields != ["list"]

@@ -44,6 +44,14 @@ FIELD_PATTERNS = {
         re.I,
     ),
     "volume": re.compile(r"\bvolume\b|\bissue\b", re.I),
+    # the page (entry) a record is listed on: "the title of the page of publications that includes '…'"
+    "list": re.compile(
+        r"\b(?:title|heading|name)\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:page|list|listing|collection|section)\b"
+        r"|\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:page|list|listing|collection|section)\b[^?]*"
+        r"\b(?:on|in|under|includ\w*|contain\w*|collect\w*|list\w*)\b"
+        r"|\blisted (?:on|under|in) (?:which|what)\b",
+        re.I,
+    ),
     "place": re.compile(
         r"\b(?:which|what) (?:city|town|place)\b.*\b(?:published|publish|come out|came out|printed)\b"
         r"|\bplace of publication\b|\bpublished\b.*\b(?:which|what) (?:city|town)\b",
@@ -108,6 +116,14 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     listing = _LISTING.search(question)
     compare = _COMPARE.search(question)
     named = _named_records(question, records, entries) or _own_records(question, records, entries)
+    if "list" in fields:  # the page the named (or listed) records are on: one sentence per page
+        found = _named_records(question, records, entries)
+        if not found and (_people_named(question, records) or _YEARS.search(question)):  # "… the Bovaird papers"
+            found = _listed(question, records, entries, focus, listing["kind"].lower() if listing else "")
+        pages: dict[str, Found] = {}
+        for f in found:
+            pages.setdefault(f.entry.entry_id, f)  # the first record named on each page stands for it
+        return PubQuery(["list"], list(pages.values())) if pages else None
     if compare and len(named) >= 2:
         return PubQuery(["year"], named[:2], compare=compare["how"].lower())
     if fields and named:
@@ -266,6 +282,8 @@ def _has_any(record: Record, fields: list[str]) -> bool:
 
 
 def _value(record: Record, name: str) -> str | None:
+    if name == "list":
+        return None  # the entry's, not the record's (see `sentence_for`)
     if name == "authors":
         people = ", ".join(record.authors)
         orgs = ", ".join(record.organisations)
@@ -288,6 +306,8 @@ def _name(record: Record, year: bool = True) -> str:
 def sentence_for(f: Found, fields: list[str]) -> str:
     """One sentence stating the asked fields of a record (what it does not record is said too)."""
     r = f.record
+    if fields == ["list"]:
+        return f"{_name(r)} is listed on the page “{f.entry.title}”."
     said, missing = [], []
     for name in fields:
         value = _value(r, name)
@@ -344,7 +364,7 @@ def compose(query: PubQuery, question: str, cite: dict[int, Citation | None]) ->
         head = f"{n} {'record matches' if n == 1 else 'records match'}:"
         text = "\n".join([head, *(list_item(f) + marks[i] for i, f in enumerate(query.found))])
     else:
-        text = sentence_for(query.found[0], query.fields) + marks[0]
+        text = " ".join(sentence_for(f, query.fields) + marks[i] for i, f in enumerate(query.found))
     citations = sorted({c.n: c for c in cite.values() if c}.values(), key=lambda c: c.n)
     return Answer(question, text, citations, answerer="publications", confidence=1.0)
 
@@ -380,7 +400,11 @@ class PublicationAnswerer:
         by_chunk: dict[str, Citation] = {}
         for i, f in enumerate(query.found):
             chunks = [found[c][0] for c in f.entry.chunk_ids if c in found]
-            chunk, spans = locate(f.record, chunks)
+            # a page's title is cited from its title line where a passage holds it (else it is the title the
+            # record's passage is shown under), a record's fields from the record's line
+            chunk, spans = locate_line(f.entry.title, chunks) if query.fields == ["list"] else (None, [])
+            if chunk is None:
+                chunk, spans = locate(f.record, chunks)
             if chunk is None:
                 cite[i] = None
                 continue
@@ -404,13 +428,19 @@ class PublicationAnswerer:
 
 def locate(record: Record, chunks: list[Chunk]) -> tuple[Chunk | None, list[tuple[int, int]]]:
     """The passage holding a record's line (and its title line, if separate), with the lines' offsets."""
-    line = normalize_space(record.line)
+    return locate_line(record.line, chunks, record.title)
+
+
+def locate_line(line: str, chunks: list[Chunk], title: str = "") -> tuple[Chunk | None, list[tuple[int, int]]]:
+    """The passage holding a line (a long one by its start, as a page's title line "… (original) (raw)"),
+    or else its `title`, with the lines' offsets."""
+    line = normalize_space(line)
     best: tuple[Chunk | None, list[tuple[int, int]]] = (None, [])
     for chunk in chunks:
         spans = [
             (m.start(), m.end())
             for m in re.finditer(r"[^\n]+", chunk.text)
-            if normalize_space(m.group()) in (line, normalize_space(record.title))
+            if normalize_space(m.group()) in (line, normalize_space(title))
             or (len(line) > 30 and line[:60] in normalize_space(m.group()))
         ]
         if spans and (best[0] is None or len(spans) > len(best[1])):

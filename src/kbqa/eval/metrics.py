@@ -200,7 +200,8 @@ register(Metric("bm25_hit@5", "retrieval", "hit@5 of BM25 alone", hit_at(5, "bm2
 
 
 def _cited_texts(r: Record) -> list[str]:
-    return [c.get("text", "") for c in r.answer.get("citations", [])]
+    """Each cited passage as the reader sees it: under its page's title (a page title is evidence too)."""
+    return [f"{c.get('title', '')}\n{c.get('text', '')}" for c in r.answer.get("citations", [])]
 
 
 def keys_in_answer(r: Record) -> Value:
