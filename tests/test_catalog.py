@@ -136,7 +136,11 @@ def test_questions_about_the_text_are_not_catalogue_questions(question):
         ("When did the Enabling Social Action Programme start?", (), ["Enabling Social Action Programme"], "start"),
         ("In what years did Local Solutions run?", (), ["Local solutions to local problems"], "run"),
         ("When did it end?", ("000_525025c0dd7eef87.txt#2",), ["Imagine: the social, historical"], "end"),
-        ("When did Imagine end?", (), ["Imagine: the social, historical", "Imagine: bringing together"], "end"),
+        ("When did Imagine start?", (), ["Imagine: the social, historical", "Imagine: bringing together"], "start"),
+        # one of the two is dated by one year ("… (2013)"), which says when it began, not when it ended: its
+        # text says that ("finished in December 2017"), so the other answerers quote it
+        ("When did Imagine end?", (), None, None),
+        ("When did the Imagine project bringing universities and communities together finish?", (), None, None),
         ("When did it end?", (), None, None),  # nothing named, nothing in focus
         ("When did the lunar colony end?", (), None, None),  # names no entry
         ("When was participatory budgeting invented?", (), None, None),  # not a dates-of-an-entry question
@@ -403,3 +407,11 @@ def test_a_listing_with_its_contributors_is_one_answer(corpus_kb, question):
 def test_a_count_of_one_agrees_with_its_verbs(corpus_kb):
     answer = corpus_kb.ask("How many entries started after 2015 and are about social action?")
     assert answer.answer.startswith("1 entry started after 2015 and mentions social action:")
+
+
+def test_when_an_entry_dated_by_one_year_ended_is_read_from_its_text(corpus_kb):
+    """ "Imagine: bringing together universities and communities (2013)" began in 2013; its text says it
+    finished in December 2017, and that sentence answers (cited), not "is dated 2013"."""
+    answer = corpus_kb.ask("When did the Imagine project bringing universities and communities together finish?")
+    assert "December 2017" in answer.answer and "is dated 2013" not in answer.answer
+    assert any("finished in December 2017" in c.text for c in answer.citations)

@@ -280,7 +280,9 @@ _FUNDER_ASKED = re.compile(
 
 
 # A person named as one (a title, or "by First Last"), not a role, an organisation or an acronym
-_PERSONAL_NAME = re.compile(r"\b(?:Professor|Prof\.?|Dr\.?|Sir|Dame)\s+[A-Z][\w'’-]+|\bby\s+[A-Z][a-z]+\s+[A-Z][a-z'’-]+")
+_PERSONAL_NAME = re.compile(
+    r"\b(?:Professor|Prof\.?|Dr\.?|Sir|Dame)\s+[A-Z][\w'’-]+|\bby\s+[A-Z][a-z]+\s+[A-Z][a-z'’-]+"
+)
 
 
 def names_a_person(sentence: str) -> bool:

@@ -229,6 +229,8 @@ def match(
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
         dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
+        if verb.lower() in ("end", "finish", "close"):  # one year ("… (2013)") dates it, it does not say it ended
+            dated = [e for e in dated if e.year_end != e.year_start]
         # every entry the question could mean has dates, and the question asks about the entry, not about
         # something its text describes ("the Welsh Government's Sustainable Development Change Programme" in
         # "Co-production for Sustainability": its text says when that began)
