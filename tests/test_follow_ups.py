@@ -123,6 +123,35 @@ def test_a_pick_from_a_listed_answer_keeps_the_items_citation(question, expected
     assert [c.text for c in answer.citations] == [cited] and answer.citations[0].n == 1
 
 
+def _numbered() -> Turn:
+    answer = (
+        "NEF gathered insights from four main sources: 1) desk research and expert interviews, 2) dialogue with "
+        "our advisory group, 3) a network of ‘learning partners’, and 4) pilots with three implementation sites. [1] "
+        "The consultation asked whether libraries should be: (1) devolved; (2) outsourced to a trust; or (3) closed. [2]"
+    )
+    cites = tuple(Citation(n, "002.txt", "Enabling", f"passage {n}", 0.5, entry_id="002#0") for n in (1, 2))
+    return Turn("Where did NEF gather its insights from?", answer, "…", "Enabling", ("002#0",), cites)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What was the last of those sources?", "The last one is pilots with three implementation sites. [1]"),
+        ("and the second one?", "The second one is dialogue with our advisory group. [1]"),
+        ("Tell me about the third of them", "The third one is a network of ‘learning partners’. [1]"),
+        ("and the fifth one?", None),  # the list has four
+        ("What was the most useful source?", None),  # picks no item
+    ],
+)
+def test_a_pick_from_items_numbered_inline_keeps_their_citation(question, expected):
+    """The first sentence numbering its items inline ("1) …, 2) … and 4) …") is the list picked from."""
+    answer = from_previous_list(question, _numbered())
+    if expected is None:
+        assert answer is None
+        return
+    assert answer.answer == expected and [c.text for c in answer.citations] == ["passage 1"]
+
+
 @pytest.mark.parametrize(
     ("history", "question", "must"),
     [

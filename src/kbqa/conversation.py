@@ -206,22 +206,44 @@ def _relied_on(answer: Answer) -> str | None:
 
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
 _ITEM = re.compile(r"^•\s*(?P<text>.+?)\s*\[(?P<n>\d+)\]\s*$")
+# "the second one", "the last of those sources", "the third of them"
+_PICK = re.compile(r"\b(?P<ord>first|second|third|fourth|fifth|last) (?:one|of (?:those|these|them|the)\b)", re.I)
+# a sentence of the last answer that numbers its items inline: "four sources: 1) desk research, 2) dialogue
+# with our advisory group, … and 4) pilots with three implementation sites. [1]"
+_NUMBERED = re.compile(
+    r"(?:^|[\s:;,(])\(?(?P<i>[1-9])\)\s*(?P<text>.+?)(?=,?\s*(?:and\s+)?\(?[1-9]\)\s|[.;]?\s*\[\d+\]|$)"
+)
+_CITED = re.compile(r"(?P<sentence>[^\[\]]+?)\s*\[(?P<n>\d+)\]")
+
+
+def _listed_items(answer: str) -> list[tuple[str, int]]:
+    """The items of the last answer, with their citation numbers: its bullet lines, else the items of a
+    sentence that numbers them inline ("1) …, 2) … and 3) …")."""
+    items = [(m["text"], int(m["n"])) for line in answer.split("\n") if (m := _ITEM.match(line.strip()))]
+    if len(items) >= 2:
+        return items
+    for cited in _CITED.finditer(answer):
+        found = list(_NUMBERED.finditer(cited["sentence"]))
+        if len(found) >= 2 and [int(m["i"]) for m in found] == list(range(1, len(found) + 1)):
+            return [(re.sub(r"[\s,;.]*(?:\b(?:and|or)\b)?[\s,;.]*$", "", m["text"]), int(cited["n"])) for m in found]
+    return []
 
 
 def from_previous_list(question: str, last: Turn | None) -> Answer | None:
-    """'and the second one?', 'Which one came out in 2016?' after an answer that listed items: the item,
-    with the citation it had. None when the question picks no single item of the last answer."""
+    """'and the second one?', 'the last of those sources?', 'Which one came out in 2016?' after an answer that
+    listed items (bullets, or "1) …, 2) …" in a sentence): the item, with the citation it had. None when the
+    question picks no single item of the last answer."""
     if last is None or not last.citations:
         return None
-    items = [(m["text"], int(m["n"])) for line in last.answer.split("\n") if (m := _ITEM.match(line.strip()))]
+    items = _listed_items(last.answer)
     if len(items) < 2:
         return None
-    ordinal = re.search(r"\b(first|second|third|fourth|fifth|last) one\b", question, re.I)
+    ordinal = _PICK.search(question)
     if ordinal:
-        index = _ORDINALS[ordinal.group(1).lower()]
+        index = _ORDINALS[ordinal["ord"].lower()]
         if index >= len(items):
             return None
-        picked, lead = items[index], f"The {ordinal.group(1).lower()} one is "
+        picked, lead = items[index], f"The {ordinal['ord'].lower()} one is "
     elif _WHICH_ONE.search(question):
         clues = _clues(_WHICH_ONE.split(question, maxsplit=1)[-1])
         matching = [item for item in items if clues and all(c in item[0].lower() for c in clues)]
