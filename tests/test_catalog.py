@@ -190,6 +190,33 @@ def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
 
 
 @pytest.mark.parametrize(
+    ("question", "text", "finer"),
+    [
+        # the entry's text dates the asked event to a month of the title's year: quoted after the title line
+        ("When did the Marsh Choir start?", "The choir began rehearsing in April 2015 in the old hall.", True),
+        ("When did the Marsh Choir end?", "It finished its last season in September 2017.", True),
+        ("When did the Marsh Choir start?", "It finished its last season in September 2017.", False),  # not the start
+        ("When did the Marsh Choir end?", "It finished a tour in September 2016.", False),  # not the end year
+        ("When did the Marsh Choir start?", "A choir that sang in 2015.", False),  # no month, no verb
+    ],
+)
+def test_a_dates_answer_adds_the_entrys_own_finer_date(question, text, finer):
+    from kbqa.answer.catalog import answer_from
+    from kbqa.schema import Chunk
+
+    entry = Entry(entry_id="a.txt#0", title="Marsh Choir", source="a.txt", year_start=2015, year_end=2017)
+    entry.dated_by, entry.chunk_ids = "title", ["c1"]
+    chunk = Chunk(id="c1", text=f"Marsh Choir (2015 – 2017)\n\n{text}", source="a.txt", title="x")
+    meta = match(question, [entry])
+    assert meta is not None
+    answer = answer_from(meta, question, {"c1": chunk}, {"c1": 0.5})
+    assert (text in answer.answer) is finer
+    assert len(answer.citations) == 1  # one passage, cited once, with each quoted line highlighted
+    quoted = [chunk.text[s:e] for s, e in answer.citations[0].highlights]
+    assert quoted == (["Marsh Choir (2015 – 2017)", text] if finer else ["Marsh Choir (2015 – 2017)"])
+
+
+@pytest.mark.parametrize(
     ("question", "focus", "titles"),
     [
         ("What keywords is the Imagine civic engagement entry (2013-2017) tagged with?", (), ["Imagine: the social"]),

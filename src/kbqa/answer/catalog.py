@@ -22,7 +22,7 @@ import numpy as np
 from kbqa.answer import Context, Request
 from kbqa.answer.entities import best_mentions
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, TextDelta
-from kbqa.text import REFERS_BACK, tokenize
+from kbqa.text import REFERS_BACK, sentence_spans, tokenize
 
 _NOUNS = (
     r"projects?|entr(?:y|ies)|stud(?:y|ies)|publications?|programmes?|programs?|papers?|chapters?|initiatives?"
@@ -474,7 +474,40 @@ def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: 
             start, end = citations[-1].highlights[0]
             sentence = f"{sentence[:-1]}: {chunk.text[start:end].strip()} [{len(citations)}]"  # the exact dates, quoted
         sentences.append(sentence)
+        finer = _finer_date(entry, meta.value, chunks)
+        if finer is not None:  # the entry's text dates it to the month: quoted too, with its own citation
+            fchunk, (start, end) = finer
+            same = next((c for c in citations if c.source == fchunk.source and c.text == fchunk.text), None)
+            if same is None:
+                same = Citation(len(citations) + 1, fchunk.source, entry.title, fchunk.text, scores.get(fchunk.id, 0.0),
+                                entry_id=entry.entry_id)  # fmt: skip
+                citations.append(same)
+            same.highlights.append((start, end))
+            sentences.append(f"{fchunk.text[start:end].strip()} [{same.n}]")
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
+
+
+_MONTH_YEAR = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+{year}\b"
+_VERBS_OF = {
+    "start": r"\b(?:began|begun|started|launched|commenced|set up|established)\b",
+    "end": r"\b(?:ended|finished|completed|closed|concluded)\b",
+}
+
+
+def _finer_date(entry: Entry, verb: str, chunks: dict[str, Chunk]) -> tuple[Chunk, tuple[int, int]] | None:
+    """A sentence of the entry saying it began (or ended) in a month of the year its title line gives ("…
+    began in May 2012" for "(2012 – 2032)"), with its offsets; None when its text says no more than the title."""
+    kind = {"begin": "start", "launch": "start", "finish": "end", "close": "end"}.get(verb, verb)
+    year = entry.year_start if kind == "start" else entry.year_end if kind == "end" else None
+    if year is None or kind not in _VERBS_OF:
+        return None
+    said = re.compile(rf"{_VERBS_OF[kind]}[^.]*?\b{_MONTH_YEAR.format(year=year)}", re.I)
+    for cid in entry.chunk_ids:
+        chunk = chunks.get(cid)
+        for start, end in sentence_spans(chunk.text) if chunk else ():
+            if said.search(chunk.text[start:end]):
+                return chunk, (start, end)
+    return None
 
 
 def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
