@@ -502,9 +502,8 @@ def _finer_date(entry: Entry, verb: str, chunks: dict[str, Chunk]) -> tuple[Chun
     if year is None or kind not in _VERBS_OF:
         return None
     said = re.compile(rf"{_VERBS_OF[kind]}[^.]*?\b{_MONTH_YEAR.format(year=year)}", re.I)
-    for cid in entry.chunk_ids:
-        chunk = chunks.get(cid)
-        for start, end in sentence_spans(chunk.text) if chunk else ():
+    for chunk in (chunks[cid] for cid in entry.chunk_ids if cid in chunks):
+        for start, end in sentence_spans(chunk.text):
             if said.search(chunk.text[start:end]):
                 return chunk, (start, end)
     return None
