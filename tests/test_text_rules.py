@@ -80,6 +80,21 @@ def test_a_number_before_the_noun_asked_about_answers_how_many(sentence, questio
 
 
 @pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # "CUP" is the question's "community university partnerships" shortened: no name of a university
+        ("It interviewed more than 20 community university partnerships (CUPs) about CUP working.", False),
+        # a name, or an acronym the question does not spell out, is new
+        ("It interviewed partners at the University of Brighton.", True),
+        ("It interviewed partners in the NHS.", True),
+    ],
+)
+def test_an_acronym_of_the_questions_own_words_names_nothing_new(sentence, expected):
+    question = "Which universities were part of the community university partnerships interviewed for Imagine?"
+    assert has_new_fact(sentence, question, answer_type(question)) is expected
+
+
+@pytest.mark.parametrize(
     ("sentence", "question", "counted", "expected"),
     [
         # the number counts the noun asked for, within a few words

@@ -327,6 +327,14 @@ def _names_the_asked_place(found: str, named: set[str]) -> bool:
     return bool(words & asked) or any(len(w) > 4 and any(n[:4] == w[:4] for n in asked) for w in words)
 
 
+def _spells_out(found: str, question: str) -> bool:
+    """Is `found` an acronym of consecutive words of the question ("cup": "community university partnerships")?"""
+    if not re.fullmatch(r"[a-z]{3,}", found):
+        return False
+    initials = "".join(w[0].lower() for w in re.findall(r"[A-Za-z][\w'’-]*", question))
+    return found in initials
+
+
 def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozenset[str] = frozenset()) -> bool:
     """Does the sentence hold a fact of the asked kind that the question does not already contain?
 
@@ -354,6 +362,8 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
             continue
         if kind in ("person", "place") and re.fullmatch(rf"(?:{_MONTHS}|{_DAYS})", found):
             continue
+        if kind in ("person", "place") and _spells_out(found, question):
+            continue  # "CUP" for "…community university partnerships…": the question's own words, shortened
         if kind == "place" and _names_the_asked_place(found, named):
             continue  # "What Works Scotland" for "which town in Scotland": the question's place, or named after it
         if kind == "place" and focus in _SETTLEMENTS and _COMPASS.fullmatch(found):
