@@ -254,6 +254,15 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
         ("Who sponsored the study?", "The study was sponsored by the council.", None),  # a verb, not an agent noun
         # "budgeting" is no word for funding
         ("Who funds it?", "Participatory budgeting needs new mindsets.", "who funds it"),
+        # "how many N have <verb>ed": a count of N that never says the verb is no count of those who did it
+        (
+            "How many civil servants have received coaching?",
+            "It covers all (approx. 5000) civil servants.",
+            "the number received",
+        ),
+        ("How many councils were surveyed?", "A survey of citizens in five local authorities.", None),
+        ("How many partnerships were included in the research?", "It interviewed 20 partnerships.", None),  # light verb
+        ("How many national events will it run?", "Six national events will build on it.", None),  # no -ed verb
         # other questions are not checked
         ("Who was the first chair?", "Sam Odell.", None),
         ("When did it end?", "In December 2017.", None),

@@ -290,6 +290,24 @@ def names_a_person(sentence: str) -> bool:
     return bool(_PERSONAL_NAME.search(sentence))
 
 
+# "How many civil servants have received coaching?": what the counted things did, which the answer must say
+# too (a number of civil servants in scope is not a number coached)
+_HOW_MANY_DID = re.compile(
+    r"^\W*(?:and\s+)?how many\s+(?:[\w'’-]+\s+){1,4}?(?:have|has|had|were|was)\s+(?:been\s+)?(?P<verb>[a-z]{3,}ed)\b",
+    re.IGNORECASE,
+)
+
+
+_LIGHT_VERBS = {"included", "involved", "covered", "used", "listed", "mentioned", "named", "counted", "featured"}
+
+
+def how_many_verb(question: str) -> str | None:
+    """The regular verb of a "how many N have/were <verb>ed …?" question ("received", "trained"), else None;
+    verbs that say little of their own ("were included") are not checked."""
+    m = _HOW_MANY_DID.match(question)
+    return m["verb"].lower() if m and m["verb"].lower() not in _LIGHT_VERBS else None
+
+
 def who_verb(question: str) -> str | None:
     """The regular verb of a "who <verb>ed/<verb>s …?" question ("Who chaired it?" → "chaired"), or "funded"
     for a question about who paid ("which funder", "which council funded"), else None. ("Which commission

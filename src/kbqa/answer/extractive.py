@@ -39,6 +39,7 @@ from kbqa.text import (
     focus_word,
     gives_intent,
     has_new_fact,
+    how_many_verb,
     instructions_notice,
     intents,
     is_overview,
@@ -337,8 +338,10 @@ def _member_stems(question: str) -> set[str]:
 
 def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     """What a "who <verb>ed" question asks that the answer never says (a name in sentences that never say
-    who chaired the group is no chair), e.g. "who chaired it"; None when it says it, or asks no such thing."""
-    verb = who_verb(question)
+    who chaired the group is no chair), e.g. "who chaired it", or a "how many N have <verb>ed" question ("the
+    number received"); None when it says it, or asks no such thing."""
+    verb, counted = who_verb(question), how_many_verb(question)
+    verb = verb or counted
     if not verb or not picked:
         return None
     stems = set(tokenize([verb])[0])
@@ -349,7 +352,7 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     entry = picked[0].hit.chunk.metadata.get("entry_id")
     own = [c.text for c in picked if c.hit.chunk.metadata.get("entry_id") == entry]
     said = set(tokenize([" ".join(own) + " " + picked[0].hit.chunk.title])[0])
-    return None if wanted & said else f"who {verb} it"
+    return None if wanted & said else f"the number {verb}" if counted else f"who {verb} it"
 
 
 # "What CUPI scheme…" asks for a name that follows the modifier: "developed using CUPI ‘Thinking Funding’".
