@@ -225,6 +225,14 @@ def test_overview_questions(question, overview):
          ["What's the population of Rotherham, where the project's cultural strand worked?"]),
         ("Who led it in 2014, when the funding ran out?", ["Who led it in 2014, when the funding ran out?"]),
         ("When did it start, where did it take place?", ["When did it start", "where did it take place?"]),
+        # …whatever its subject (a name too); with an auxiliary first it asks
+        ("What is the population of Cornwall, where NEF studied the library service?",
+         ["What is the population of Cornwall, where NEF studied the library service?"]),
+        ("Who led it, when did Cornwall join?", ["Who led it", "when did Cornwall join?"]),
+        # wh-phrases after a preposition share the last part's predicate: one question
+        ("In which book, from which publisher and in what year did the chapter appear?",
+         ["In which book, from which publisher and in what year did the chapter appear?"]),
+        ("In which book did it appear, and who published it?", ["In which book did it appear", "who published it?"]),
     ],
 )  # fmt: skip
 def test_multi_part_splitting(question, parts):

@@ -639,12 +639,16 @@ def is_overview(question: str) -> bool:
 _PART_BREAK = re.compile(
     r"(?:,?\s+(?:and|as well as|plus)\s+|[?;]\s*(?:(?:and\s+)?also\b,?\s*|and\s+|plus\s+)?|,\s+(?:and\s+)?also,?\s+"
     # (a bare comma before "where"/"when" and a subject opens a relative clause, not a part: "the population of
-    # Rotherham, where the project's cultural strand worked")
-    r"|,\s+(?!(?:where|when)\s+(?:the|a|an|its|their|his|her|it|they|he|she|we|this|these|those|people)\b)"
+    # Rotherham, where the project's cultural strand worked", "…of Cornwall, where NEF studied…"; a part asks,
+    # with an auxiliary first: ", where did it run?")
+    r"|,\s+(?!(?:where|when)\s+(?!(?:did|does|do|is|are|was|were|can|could|will|would|has|have|had|should)\b)\w)"
     r"|\s+[-–—]\s+)"
     r"(?=(?:(?:roughly|approximately|exactly|precisely|also|then|finally|lastly|briefly)\s+)?"  # ", and roughly how many"
     r"(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
     re.IGNORECASE,
+)
+_WH_PHRASE = re.compile(  # a part that is only a wh-phrase after a preposition ("In which book")
+    r"^(?:in|from|by|for|at|with|on|of|to|under)\s+(?:which|what|whose)\s+[\w'’-]+(?:\s+[\w'’-]+)?\W*$", re.I
 )
 _BARE_TAIL = re.compile(r"^(?:from|since|until|till)\s+(?:when|where)\W*$", re.I)
 _ASKS = re.compile(
@@ -675,8 +679,10 @@ def split_parts(question: str) -> list[str]:
             piece = f"{pieces.pop()}, {piece}"
         pieces.append(piece)
     parts = [f"what are {q}" if n else q for p in pieces for n, q in enumerate(_FIELD_PART.split(p))]
-    if any(len(p.split()) < 2 for p in parts[:-1]):
-        return [question]  # "Where and when was it published?": two wh-words sharing one predicate
+    if any(len(p.split()) < 2 or _WH_PHRASE.match(p) for p in parts[:-1]):
+        # "Where and when was it published?", "In which book, from which publisher and in what year did it
+        # appear?": wh-words sharing one predicate
+        return [question]
     return parts[:3] if len(parts) > 1 else [question]
 
 
