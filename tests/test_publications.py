@@ -66,6 +66,9 @@ def test_field_questions_name_one_record(question, fields, titles):
          {"A description of social action", "Making the case for social action in the public sector",
           "Leadership and culture change to enable social action", "Commissioning for social action",
           "Creating the conditions for social action", "Enabling social action methodology"}),
+        # a lead-in before the wh-word; "items" of a named page
+        ("In the publication list headed 'From engagement to co-production', which items are dated 2008?",
+         {FADS, "Innovation in public engagement and co-production of services"}),
         ("Which two workshops did the Enabling Social Action Programme publish findings from?",
          {"Findings from Workshop 1: Building the space for social action",
           "Findings from Workshop 2: Changing roles and relationships"}),

@@ -229,6 +229,10 @@ def test_overview_questions(question, overview):
         ("What is the population of Cornwall, where NEF studied the library service?",
          ["What is the population of Cornwall, where NEF studied the library service?"]),
         ("Who led it, when did Cornwall join?", ["Who led it", "when did Cornwall join?"]),
+        # "the publication list" is a noun: a lead-in, not a part
+        ("In the publication list headed 'From engagement', which items are dated 2008?",
+         ["In the publication list headed 'From engagement', which items are dated 2008?"]),
+        ("List the entries, and which of them ran in 2016?", ["List the entries", "which of them ran in 2016?"]),
         # wh-phrases after a preposition share the last part's predicate: one question
         ("In which book, from which publisher and in what year did the chapter appear?",
          ["In which book, from which publisher and in what year did the chapter appear?"]),

@@ -652,7 +652,10 @@ _WH_PHRASE = re.compile(  # a part that is only a wh-phrase after a preposition 
 )
 _BARE_TAIL = re.compile(r"^(?:from|since|until|till)\s+(?:when|where)\W*$", re.I)
 _ASKS = re.compile(
-    r"\b(?:who|whom|whose|when|where|which|what|how|why|list|name|tell|give|is|are|was|were|did|does|do|can)\b", re.I
+    # ("list" as a verb, not "the publication list")
+    r"\b(?:who|whom|whose|when|where|which|what|how|why|name|tell|give|is|are|was|were|did|does|do|can)\b"
+    r"|(?<!the )(?<!a )(?<!publication )(?<!publications )\blist\b",
+    re.I,
 )
 
 

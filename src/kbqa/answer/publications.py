@@ -59,10 +59,10 @@ FIELD_PATTERNS = {
     ),
 }
 # (a word ending in -ed before the noun is a verb, "which published papers…", except "related publications")
-_LISTING = re.compile(
-    r"^\W*(?:and\s+)?(?:which|what|list|name|show me|how many)\b"
+_LISTING = re.compile(  # (after a lead-in, "In the publication list headed '…', which items…")
+    r"^(?:[^,?]{3,80},\s+)?\W*(?:and\s+)?(?:which|what|list|name|show me|how many)\b"
     r"(?:\s+(?!(?:is|are|was|were|did|does|do|has|have|had|can|will)\b)(?!(?!related\b)[a-z]+ed\b)[\w'’.-]+){0,6}?\s+"
-    r"(?P<kind>publications?|papers?|reports?|chapters?|books?|articles?|briefings?|outputs?)\b",
+    r"(?P<kind>publications?|papers?|reports?|chapters?|books?|articles?|briefings?|outputs?|items?|titles?)\b",
     re.I,
 )
 _COMPARE = re.compile(
