@@ -41,6 +41,8 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("When residents vote on how council cash is spent, which weak spots need fixing?", None),  # not money
         ("Which two strands gave rise to letting citizens decide how public money is spent?", None),  # a topic
         ("How much was spent on the pilots?", "money"),
+        ("How much public money was allocated through participatory budgeting?", "money"),  # a word before "money"
+        ("How much was invested in the scheme?", "money"),
         ("Which town's communities did it look at?", "place"),
         ("Which university's researchers led it?", "person"),
         ("When councils share budgets, how many residents take part?", "number"),

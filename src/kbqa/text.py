@@ -74,7 +74,8 @@ _SENTENCE_START_WORDS = re.compile(r"^(?:The|A|An|This|These|Our|We|In|It|Its|Th
 
 _MONEY = re.compile(
     # ("spent" alone is no amount asked for: "letting citizens decide how public money is spent")
-    r"\bhow much (money|funding|did\b.*\b(cost|spend|save|raise|receive)|(?:was|were|is|has been) (?:spent|saved|raised))"
+    r"\bhow much (?:(?:public|private|grant|extra|more|new)\s+)?(money|funding|cash|did\b.*\b(cost|spend|save|raise|receive)"
+    r"|(?:was|were|is|has been) (?:spent|saved|raised|allocated|awarded|invested))"
     r"|\b(budget|cost|costs|funding amount|grant amount|savings)\b",
     re.I,
 )
