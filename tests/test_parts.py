@@ -463,3 +463,27 @@ def test_a_runner_up_close_only_by_title_words_does_not_join(runner_up, joins):
     )
     chosen = Extractive(Settings(), None, None).select([best, other])  # type: ignore[arg-type]
     assert (other in chosen) is joins
+
+
+@pytest.mark.parametrize(
+    ("runner_up_cue", "same_entry", "score", "first"),
+    [
+        (1.0, True, 0.87, "This new partner's role is"),  # says the kind of answer asked for, close enough: first
+        (1.0, True, 0.70, "We supported"),  # too far behind
+        (1.0, False, 0.95, "We supported"),  # another entry's
+        (0.5, True, 0.95, "We supported"),  # no intent words either
+    ],
+)
+def test_a_same_entry_sentence_giving_the_kind_of_answer_asked_goes_first(runner_up_cue, same_entry, score, first):
+    """ "…capacity building partner role?" (a role is asked): "This new partner's role is to support…" answers,
+    "We supported the council in defining the role for the partner" only echoes the question."""
+    from kbqa.answer.extractive import Candidate, _prefer_intent
+    from kbqa.schema import Chunk, Hit
+
+    entry = Hit(chunk=Chunk("c1", "text", "s.txt", "Enabling", {"entry_id": "s.txt#1"}), score=1.0)
+    other = Hit(chunk=Chunk("c2", "text", "s.txt", "Other", {"entry_id": "s.txt#2"}), score=1.0)
+    best = Candidate(text="We supported the council in defining the role.", hit=entry, order=0, start=0, score=0.97)
+    late = Candidate(text="This new partner's role is to support the sector.", hit=entry if same_entry else other,
+                     order=1, start=0, score=score * 0.97, cue=runner_up_cue)  # fmt: skip
+    best.cue = 0.0
+    assert _prefer_intent([best, late])[0].text.startswith(first)

@@ -30,7 +30,7 @@ from kbqa.answer.parts import merge
 from kbqa.config import Settings
 from kbqa.conversation import Conversation
 from kbqa.errors import StoreError, UsageError
-from kbqa.index.embed import BaseEmbedder, make_embedder
+from kbqa.index.embed import BaseEmbedder, make_embedder, packaged_model_dir
 from kbqa.index.keyword import KeywordIndex
 from kbqa.index.manifest import stored_entries
 from kbqa.index.store import Store
@@ -52,6 +52,7 @@ from kbqa.schema import (
     SourceInfo,
     TextDelta,
 )
+from kbqa.spelling import Speller, common_words
 from kbqa.text import OVERRIDE_NOTICE, content_words, split_parts, without_override
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class KnowledgeBase:
         self._document_embedder: BaseEmbedder | None = None
         self._lock = threading.Lock()
         self._answerers: dict[str, Answerer] = {}
+        self._speller: Speller | None = None
 
     @property
     def embedder(self) -> BaseEmbedder:
@@ -131,6 +133,18 @@ class KnowledgeBase:
     @property
     def keyword_index(self) -> KeywordIndex | None:
         return self.retriever.keyword_index
+
+    @property
+    def speller(self) -> Speller:
+        """Puts misspelt question words right from the index's own words (see kbqa.spelling)."""
+        with self._lock:
+            if self._speller is None:
+                index = self.retriever  # the keyword index is read at each call: it follows ingests
+                self._speller = Speller(
+                    lambda term: index.keyword_index.doc_freq(term) if index.keyword_index else 0,
+                    common_words(packaged_model_dir() / "vocab.txt"),
+                )
+            return self._speller
 
     # ------------------------------------------------------------ the index
     def ingest(
@@ -298,6 +312,10 @@ class KnowledgeBase:
         # a follow-up resolved into a question of its own ("Where is she based?" → "… Kate Pahl …") is asked as that
         restated = follow is not None and follow.context is None and follow.standalone != asked
         asked = follow.standalone if follow is not None and restated else asked
+        spelled = self.speller.correct(asked)  # "nef advisery group" is asked as "nef advisory group"
+        if spelled != asked:
+            asked, restated = spelled, True
+            follow = replace(follow, standalone=self.speller.correct(follow.standalone)) if follow else None
         request = Request(
             question=asked,
             follow=follow or FollowUp(asked),

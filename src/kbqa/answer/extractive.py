@@ -490,7 +490,8 @@ class Extractive:
         and the best sentence of an entry that mentions the question's names before one of an entry that
         does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined). `named`: text
         whose names count as the question's (the first part of a question in parts)."""
-        cands = _prefer_focused(question, _prefer_typed(question, self.candidates(question, hits, context)))
+        cands = _prefer_intent(self.candidates(question, hits, context))
+        cands = _prefer_focused(question, _prefer_typed(question, cands))
         cands = _the_instance_asked(question, cands)
         if not cands:
             return cands
@@ -728,6 +729,27 @@ def _prefer_focused(question: str, cands: list[Candidate], within: float = 0.7) 
     top, kind = cands[0], answer_type(question)
     better = next(
         (c for c in cands[1:] if c.focus > top.focus and (c.typed or not kind) and c.score >= within * top.score), None
+    )
+    return _to_front(cands, better)
+
+
+def _prefer_intent(cands: list[Candidate], within: float = DATED_WITHIN) -> list[Candidate]:
+    """When the best sentence lacks the words of the kind of answer asked for (a role, a purpose, a finding…:
+    `cue`), a runner-up of its own entry that has them and scores within reach goes first ("…partner role?":
+    "This new partner's role is to support…", not "We supported the council in defining the role…")."""
+    if not cands or cands[0].cue != 0.0:
+        return cands
+    top, entry = cands[0], cands[0].hit.chunk.metadata.get("entry_id")
+    better = next(
+        (
+            c
+            for c in cands[1:]
+            if c.cue == 1.0
+            and c.typed >= top.typed
+            and c.hit.chunk.metadata.get("entry_id") == entry
+            and c.score >= within * top.score
+        ),
+        None,
     )
     return _to_front(cands, better)
 
