@@ -487,3 +487,28 @@ def test_a_same_entry_sentence_giving_the_kind_of_answer_asked_goes_first(runner
                      order=1, start=0, score=score * 0.97, cue=runner_up_cue)  # fmt: skip
     best.cue = 0.0
     assert _prefer_intent([best, late])[0].text.startswith(first)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence", "heading"),
+    [
+        # the passage opens with the heading and the sentence is in its first paragraph
+        ("ADVISORY GROUP\n\nWe brought together experts. They met twice.", "They met twice.", "ADVISORY GROUP"),
+        # a later paragraph is under another (unseen) heading or none: no heading
+        (
+            "ADVISORY GROUP\n\nWe brought together experts.\n\nPILOTS\n\nWe ran three pilots.",
+            "We ran three pilots.",
+            "",
+        ),
+        # the entry's title is no heading of its own
+        ("Enabling social action\n\nWe brought together experts.", "We brought together experts.", ""),
+    ],
+)
+def test_a_sentence_under_a_heading_counts_the_headings_words(text, sentence, heading):
+    from kbqa.answer.extractive import Candidate, _heading_of
+    from kbqa.schema import Chunk, Hit
+
+    section = text.split("\n", 1)[0]
+    chunk = Chunk("c1", text, "s.txt", "Enabling social action", {"section": section})
+    cand = Candidate(text=sentence, hit=Hit(chunk=chunk, score=1.0), order=0, start=text.index(sentence))
+    assert _heading_of(cand) == heading

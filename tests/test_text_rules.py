@@ -95,6 +95,22 @@ def test_an_acronym_of_the_questions_own_words_names_nothing_new(sentence, expec
 
 
 @pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # who a group is made of: people named by their role answer it
+        ("Who made up the advisory group?", True),
+        ("Who sat on the panel?", True),
+        # who did something else: a role is no name
+        ("Who chaired the advisory group?", False),
+        ("Who is the director?", False),
+    ],
+)
+def test_roles_answer_who_a_group_is_made_of(question, expected):
+    sentence = "We brought together a range of commissioners and national experts to act as a sounding board."
+    assert has_new_fact(sentence, question, answer_type(question)) is expected
+
+
+@pytest.mark.parametrize(
     ("sentence", "question", "counted", "expected"),
     [
         # the number counts the noun asked for, within a few words

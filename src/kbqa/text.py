@@ -321,7 +321,12 @@ def who_verb(question: str) -> str | None:
 
 # more parties besides those named ("who else"), or the parties something is done with ("who … with?"):
 # roles answer them
-_WHO_ELSE = re.compile(r"\bwho(?:m)? else\b|\bwho(?:m)?\b[^?,;]*\bwith\W*(?:$|,|and\b)", re.I)
+_WHO_ELSE = re.compile(
+    r"\bwho(?:m)? else\b|\bwho(?:m)?\b[^?,;]*\bwith\W*(?:$|,|and\b)"
+    # who a group is made of: "commissioners and national experts" answer it
+    r"|\bwho (?:made up|makes up|make up|(?:was|were|is|are|sat|sits|served) (?:on|in)|were the members of)\b",
+    re.I,
+)
 
 
 def _shares_asked_verb(sentence: str, question: str) -> bool:

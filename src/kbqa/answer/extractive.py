@@ -449,6 +449,10 @@ class Extractive:
         if context:  # the question itself must weigh as much as the conversation it leans on
             sims = (sims + vecs @ self.embedder.embed_one(f"{context} {question}")) / 2
         sent_tokens = tokenize(expanded)
+        # a sentence under a heading is about what the heading names ("ADVISORY GROUP" / "We brought together
+        # a range of commissioners…"): the heading's words count as the sentence's own
+        # (for the share of the question's words only: the noun asked for must be in the sentence itself)
+        headed = tokenize([_heading_of(c) for c in cands])
         ctx_tokens = {h.chunk.id: set(tokenize([h.chunk.embed_text])[0]) for h in hits}
         asked = {h.chunk.id: _asked_terms(terms, h.chunk) for h in hits}
         # a title word the sentence repeats still tells it apart from its entry's other sentences ("Cultural:
@@ -458,14 +462,14 @@ class Extractive:
         topical = bool(_TOPIC_WORDS.search(question))
         counted = _other_words_for(focus_word(question))
         wants = {h.chunk.title: intents(question, h.chunk.title) for h in hits}
-        for cand, sim, words in zip(cands, sims, sent_tokens):
-            toks = set(words)
+        for cand, sim, words, heading in zip(cands, sims, sent_tokens, headed):
+            toks, under = set(words), set(words + heading)
             cand.sim = float(sim)
-            cand.lex = terms.coverage(toks)
+            cand.lex = terms.coverage(under)
             own = asked[cand.hit.chunk.id]
-            cand.asked = own.coverage(toks) if own.weights else 1.0
-            cand.beyond = leaning[cand.hit.chunk.id].coverage(toks) if own.weights else 1.0
-            cand.near = leaning[cand.hit.chunk.id].coverage(toks, related=True) - cand.beyond if own.weights else 0.0
+            cand.asked = own.coverage(under) if own.weights else 1.0
+            cand.beyond = leaning[cand.hit.chunk.id].coverage(under) if own.weights else 1.0
+            cand.near = leaning[cand.hit.chunk.id].coverage(under, related=True) - cand.beyond if own.weights else 0.0
             cand.ctx = terms.coverage(ctx_tokens[cand.hit.chunk.id])
             cand.typed = 1.0 if has_new_fact(cand.text, question, kind, counted) else 0.0
             cand.focus = 0.5 if not focus else (1.0 if focus & toks else SYNONYM_WEIGHT if focus_alt & toks else 0.0)
@@ -830,6 +834,17 @@ def _line_at(text: str, start: int, end: int) -> str:
     """The whole line of `text` that holds the span start:end."""
     stop = text.find("\n", end)
     return text[text.rfind("\n", 0, start) + 1 : stop if stop != -1 else len(text)]
+
+
+def _heading_of(cand: Candidate) -> str:
+    """The heading a sentence sits under, when its passage opens with it and no other line comes between
+    the heading and the sentence's paragraph ("ADVISORY GROUP\n\nWe brought together…"); else ""."""
+    section = _section(cand.hit.chunk)
+    text = cand.hit.chunk.text
+    if not section or section == cand.hit.chunk.title or not text.startswith(section):
+        return ""
+    between = text[len(section) : cand.start]
+    return section if between.count("\n\n") <= 1 else ""
 
 
 def _section(chunk: Chunk) -> str | None:
