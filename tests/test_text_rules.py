@@ -442,6 +442,9 @@ def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(questio
         ("What was the point of the workshops?", "", ["purpose"]),
         ("What is the new capacity building partner supposed to do?", "", ["purpose"]),
         ("What role does the advisory group have?", "", ["purpose"]),
+        # "why" asks for a reason
+        ("Why is it easier to co-produce alone?", "", ["reason"]),
+        ("For what reason did the council devolve its libraries?", "", ["reason", "purpose"]),  # either answers
         ("When did the Imagine project end?", "", []),
         ("How does the briefing define participatory budgeting?", "", ["definition"]),
         ("What is meant by co-production?", "", ["definition"]),
@@ -462,6 +465,9 @@ def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
         ("It identifies some negative and unintended impacts.", ["problem"], True),
         ("Our principal aim was to understand what enabled groups.", ["purpose"], True),
         ("This new partner’s role is to support the local VCSE sector.", ["purpose"], True),
+        ("Individual co-production is easier, as it does not rely on group activities.", ["reason"], True),
+        ("Motivated by savings, and because budgets fell, the council acted.", ["reason"], True),
+        ("This policy paper therefore explores the need for innovation.", ["reason"], False),  # a consequence
         ("Staffordshire recruited a new capacity building partner.", ["purpose"], False),
         ("Participatory budgeting (PB) is a process that involves citizens.", ["definition"], True),
         ("This briefing reviews how participatory budgeting (PB) has become central.", ["definition"], False),

@@ -464,6 +464,14 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             re.I,
         ),
     ),
+    "reason": (
+        re.compile(r"^\W*(?:and\s+)?(?:so\s+)?why\b|\bfor what reasons?\b|\bhow come\b", re.I),
+        re.compile(
+            r"\b(?:because|since|as (?:it|they|this|these|those|the|a|an|such)|due to|owing to|given that|the reasons?"
+            r"|meant that|led to)\b",
+            re.I,
+        ),
+    ),
     "purpose": (
         re.compile(
             r"\b(?:aims?|purpose|goals?|point of|objectives?|why did|trying to|meant to|intended|set out to|for what"
