@@ -37,6 +37,13 @@ EVIDENCE = "User and Community Co-Production of Public Services: What Does the E
         # a record named by its subtitle (three titles share "User and community co-production of public services")
         ("Which book is the chapter on what influences citizens to co-produce in?", ["venue"],
          ["User and community co-production of public services: what influences citizens to co-produce?"]),
+        # a title that shares its entry's name ("participatory budgeting"): those words count on neither side
+        ("Who authored the 2015 overview of strategic design choices for participatory budgeting in Scotland?",
+         ["authors"], ["Participatory Budgeting in Scotland: An overview of strategic design choices and principles "
+                       "for effective delivery"]),
+        # no title named, but the one journal it appeared in
+        ("I'd like the exact title of the Journal of Social Policy article, and the year it came out.", ["year"],
+         ["Activating Citizens to Participate in Collective Co-Production of Public Services"]),
         # an entry named, no record: the one record of it that has the fields asked for
         ("The Imagine project was written up in a book - who published it and in what year?", ["publisher", "year"],
          ["Co-producing Research: A Community Development Approach"]),

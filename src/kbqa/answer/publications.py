@@ -115,7 +115,11 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     ]
     listing = _LISTING.search(question)
     compare = _COMPARE.search(question)
-    named = _named_records(question, records, entries) or _own_records(question, records, entries)
+    named = (
+        _named_records(question, records, entries)
+        or _own_records(question, records, entries)
+        or _by_stated_venue(question, records)
+    )
     if "list" in fields:  # the page the named (or listed) records are on: one sentence per page
         found = _named_records(question, records, entries)
         if not found and (_people_named(question, records) or _YEARS.search(question)):  # "… the Bovaird papers"
@@ -146,8 +150,10 @@ def _named_records(question: str, records: list[Found], entries: list[Entry]) ->
     not name the record "Enabling social action methodology")."""
     q = _plain(question)
     q_stems = set(tokenize([question])[0])
+    naming: set[str] = set()  # words that name an entry count on neither side
     for e in best_mentions(question, entries):
-        q_stems -= set(tokenize([e.title])[0])
+        naming |= set(tokenize([e.title])[0])
+    q_stems -= naming
     scored = []
     for f in records:
         title = _plain(f.record.title)
@@ -158,7 +164,10 @@ def _named_records(question: str, records: list[Found], entries: list[Entry]) ->
         # a title or its subtitle: three titles share "User and community co-production of public services",
         # so one is named by "what influences citizens to co-produce"
         subtitle = set(tokenize([f.record.title.partition(":")[2]])[0])
-        parts = [(set(tokenize([f.record.title])[0]), MIN_TITLE_SHARE), (subtitle, MIN_SUBTITLE_SHARE)]
+        parts = [
+            (set(tokenize([f.record.title])[0]) - naming, MIN_TITLE_SHARE),
+            (subtitle - naming, MIN_SUBTITLE_SHARE),
+        ]
         for stems, least in parts:
             share = len(stems & q_stems) / len(stems) if stems else 0.0
             if len(stems & q_stems) >= min(MIN_TITLE_WORDS, len(stems)) and share >= least and stems:
@@ -172,6 +181,14 @@ def _named_records(question: str, records: list[Found], entries: list[Entry]) ->
 
 
 MAX_OWN = 3  # "The Imagine project was written up in a book – who published it?": at most this many records
+
+
+def _by_stated_venue(question: str, records: list[Found]) -> list[Found]:
+    """The record whose journal or book the question names, when only one record appeared there ("the title of
+    the Journal of Social Policy article, and the year it came out")."""
+    q = _plain(question)
+    found = [f for f in records if f.record.venue and len(f.record.venue) >= 10 and _plain(f.record.venue) in q]
+    return found if len(found) == 1 else []
 
 
 def _records_of_named_entries(
