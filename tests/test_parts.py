@@ -512,3 +512,30 @@ def test_a_sentence_under_a_heading_counts_the_headings_words(text, sentence, he
     chunk = Chunk("c1", text, "s.txt", "Enabling social action", {"section": section})
     cand = Candidate(text=sentence, hit=Hit(chunk=chunk, score=1.0), order=0, start=text.index(sentence))
     assert _heading_of(cand) == heading
+
+
+@pytest.mark.parametrize(
+    ("found", "entry_size", "added"),
+    [
+        (["e1:0", "e1:1", "x:0"], 4, ["e1:2", "e1:3"]),  # two of one short entry: its other passages, ranked last
+        (["e1:0", "x:0", "y:0"], 4, []),  # one passage of it is no majority
+        (["e1:0", "e1:1", "x:0"], 9, []),  # a long entry: seven more passages would be mostly off the question
+    ],
+)
+def test_the_rest_of_a_short_entry_most_passages_come_from_is_read_too(found, entry_size, added):
+    from kbqa.answer.extractive import ExtractiveAnswerer
+    from kbqa.schema import Chunk, Entry, Hit
+
+    def chunk(cid: str) -> Chunk:
+        return Chunk(cid, f"text of {cid}", "s.txt", "T", {"entry_id": cid.split(":")[0]})
+
+    class Store:
+        def chunks(self, ids):
+            return {cid: (chunk(cid), None) for cid in ids}
+
+    entry = Entry(entry_id="e1", title="T", source="s.txt")
+    entry.chunk_ids = [f"e1:{i}" for i in range(entry_size)]
+    hits = [Hit(chunk=chunk(cid), score=1.0 - i / 10) for i, cid in enumerate(found)]
+    out = ExtractiveAnswerer(Store())._with_rest_of_entry(hits, [entry])
+    assert [h.chunk.id for h in out] == found + added
+    assert all(h.score == min(x.score for x in hits) for h in out[len(found) :])

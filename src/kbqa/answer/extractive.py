@@ -14,6 +14,7 @@ import dataclasses
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -124,6 +125,8 @@ CONTEXT_WEIGHT = 0.5
 TITLE_TERM = 0.5  # a question word in the passage's title counts this much towards what a sentence adds
 DATE_LINE_WORDS = 4  # a line this short holding a date is an entry's date line
 DATE_LINE_WITHIN = 0.75  # …and answers "when" for its entry if it scores this share of the best sentence
+ENTRY_MAJORITY = 2  # passages of one entry among those found that make it the entry asked about …
+ENTRY_REST_MAX = 3  # … whose other passages (at most this many) are read too
 DATED_WITHIN = 0.85  # …as does a sentence of the entry holding a date, if it scores this share
 NAME_PASSAGES = 50  # passages of a file searched for a name the question asks about, to find its entry's
 ORDINAL_WITHIN = 0.6  # "the second workshop": a sentence naming "Workshop 2" goes first if it scores this share
@@ -1127,6 +1130,24 @@ class ExtractiveAnswerer:
         named = best_mentions(request.question, entries)
         return named if len(named) <= 2 else []
 
+    def _with_rest_of_entry(self, hits: list[Hit], entries: list[Entry]) -> list[Hit]:
+        """When most passages found are one short entry's, its other passages too (ranked last): the sentence
+        that answers may sit in the one passage of the entry that shares no word with the question."""
+        counts = Counter(h.chunk.metadata.get("entry_id") for h in hits)
+        if not counts:
+            return hits
+        entry_id, n = counts.most_common(1)[0]
+        entry = next((e for e in entries if e.entry_id == entry_id), None)
+        if entry is None or n < ENTRY_MAJORITY:
+            return hits
+        seen = {h.chunk.id for h in hits}
+        rest = [cid for cid in entry.chunk_ids if cid not in seen]
+        if not rest or len(rest) > ENTRY_REST_MAX:
+            return hits  # a long entry: its other passages are as likely to be about something else
+        floor = min(h.score for h in hits)
+        found = self.context.chunks(rest)
+        return hits + [Hit(chunk=found[cid][0], score=floor) for cid in rest if cid in found]
+
     def _part_hits(self, request: Request) -> list[list[Hit]]:
         """For a question in parts, the passages each part finds on its own: "How many organisations took part
         in the Manchester study, and how much was Imagine awarded?" needs passages the whole question does not
@@ -1147,6 +1168,7 @@ class ExtractiveAnswerer:
         retrieve_ms = _ms(started)
         ctx = self.context
         entries = ctx.entries(request.filters)
+        hits = self._with_rest_of_entry(hits, entries)
         answerer = Extractive(ctx.settings, ctx.embedder, ctx.keyword_index, request.abstain_threshold, entries)
         answer = None
         # A follow-up is answered from the entries in focus first, and a question that names an entry
