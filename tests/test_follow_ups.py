@@ -93,6 +93,13 @@ def test_a_short_question_about_the_something_follows_on(question, follows):
     assert is_definite_short(question) is follows
 
 
+def _turn(question: str, answer: str, source: str, title: str) -> Turn:
+    """A past turn whose answer cites passages 1 and 2 of one entry."""
+    entry = f"{source.split('.')[0]}#0"
+    cites = tuple(Citation(n, source, title, f"passage {n}", 0.5, entry_id=entry) for n in (1, 2))
+    return Turn(question, answer, "…", title, (entry,), cites)
+
+
 def _listed() -> Turn:
     answer = (
         "3 records match:\n"
@@ -100,8 +107,7 @@ def _listed() -> Turn:
         "• “What Does the Evidence Tell Us?” (2016) — International Journal of Public Administration [1]\n"
         "• “Activating Citizens” (2014) — Journal of Social Policy [2]"
     )
-    cites = tuple(Citation(n, "003.txt", "From engagement", f"passage {n}", 0.5, entry_id="003#0") for n in (1, 2))
-    return Turn("Which publications appeared in journals?", answer, "…", "From engagement", ("003#0",), cites)
+    return _turn("Which publications appeared in journals?", answer, "003.txt", "From engagement")
 
 
 @pytest.mark.parametrize(
@@ -129,8 +135,7 @@ def _numbered() -> Turn:
         "our advisory group, 3) a network of ‘learning partners’, and 4) pilots with three implementation sites. [1] "
         "The consultation asked whether libraries should be: (1) devolved; (2) outsourced to a trust; or (3) closed. [2]"
     )
-    cites = tuple(Citation(n, "002.txt", "Enabling", f"passage {n}", 0.5, entry_id="002#0") for n in (1, 2))
-    return Turn("Where did NEF gather its insights from?", answer, "…", "Enabling", ("002#0",), cites)
+    return _turn("Where did NEF gather its insights from?", answer, "002.txt", "Enabling")
 
 
 @pytest.mark.parametrize(
