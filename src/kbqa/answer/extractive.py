@@ -1131,8 +1131,8 @@ class ExtractiveAnswerer:
         return named if len(named) <= 2 else []
 
     def _with_rest_of_entry(self, hits: list[Hit], entries: list[Entry]) -> list[Hit]:
-        """When most passages found are one short entry's, its other passages too (ranked last): the sentence
-        that answers may sit in the one passage of the entry that shares no word with the question."""
+        """When two or more of the passages found are one short entry's, its other passages too (ranked last):
+        the sentence that answers may sit in the one passage of the entry that shares no word with the question."""
         counts = Counter(h.chunk.metadata.get("entry_id") for h in hits)
         if not counts:
             return hits
