@@ -70,21 +70,24 @@ class Speller:
         return _WORD.sub(lambda m: self.word(m.group()), question)
 
     def word(self, word: str) -> str:
-        if len(word) < MIN_LENGTH or word in self.common or word in QUESTION_WORDS or self._freq(word):
+        """The word, or the word one edit from it that the index (or the answerers) know, when nothing knows it."""
+        if len(word) < MIN_LENGTH or word in self.common or word in QUESTION_WORDS or self._freqs([word])[0]:
             return word
-        asked = sorted(edits(word) & QUESTION_WORDS)  # "entires": the catalogue's "entries" ("entire" + s is no word)
+        near = sorted(edits(word))
+        asked = [
+            c for c in near if c in QUESTION_WORDS
+        ]  # "entires": the catalogue's "entries" ("entire" + s is no word)
         if asked:
             return asked[0]
         if self._is_common(word):
             return word
-        scored = [(self._freq(c), c) for c in edits(word)]
-        best = max((s for s in scored if s[0] > 0), default=None)
-        return best[1] if best else word
+        scored = [(f, c) for f, c in zip(self._freqs(near), near) if f > 0]
+        return max(scored)[1] if scored else word
 
     def _is_common(self, word: str) -> bool:
         """A common word or an inflection of one ("consultations", "coproduced"): the vocabulary lists few."""
         return any(word.endswith(end) and word[: len(word) - len(end)] + add in self.common for end, add in _ENDINGS)
 
-    def _freq(self, word: str) -> int:
-        stems = tokenize([word])[0]
-        return min((self.doc_freq(s) for s in stems), default=0)
+    def _freqs(self, words: list[str]) -> list[int]:
+        """How many passages hold each word (its rarest stem), the words stemmed in one call."""
+        return [min((self.doc_freq(s) for s in stems), default=0) for stems in tokenize(words)]
