@@ -115,19 +115,16 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     ]
     listing = _LISTING.search(question)
     compare = _COMPARE.search(question)
-    named = (
-        _named_records(question, records, entries)
-        or _own_records(question, records, entries)
-        or _by_stated_venue(question, records)
-    )
+    titled = _named_records(question, records, entries)
     if "list" in fields:  # the page the named (or listed) records are on: one sentence per page
-        found = _named_records(question, records, entries)
+        found = titled
         if not found and (_people_named(question, records) or _YEARS.search(question)):  # "… the Bovaird papers"
             found = _listed(question, records, entries, focus, listing["kind"].lower() if listing else "")
         pages: dict[str, Found] = {}
         for f in found:
             pages.setdefault(f.entry.entry_id, f)  # the first record named on each page stands for it
         return PubQuery(["list"], list(pages.values())) if pages else None
+    named = titled or _own_records(question, records, entries) or _by_stated_venue(question, records)
     if compare and len(named) >= 2:
         return PubQuery(["year"], named[:2], compare=compare["how"].lower())
     if fields and named:
