@@ -21,6 +21,7 @@ import numpy as np
 
 from kbqa.answer import Context, Request
 from kbqa.answer.entities import best_mentions
+from kbqa.ingestion.records import MONTH
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, TextDelta
 from kbqa.text import REFERS_BACK, sentence_spans, tokenize
 
@@ -69,6 +70,9 @@ _UNTIL_WHEN = re.compile(
     r"(?P<subject>.+?)\s+(?:(?:meant|due|set|planned|expected|scheduled|going)\s+to\s+)?(?:run|last|continue|go on)\W*$",
     re.IGNORECASE,
 )
+# the question verbs of `_WHEN_RAN` that ask when an entry ended, or when it began
+_END_VERBS = ("end", "finish", "close")
+_START_VERBS = ("start", "begin", "launch")
 _RELATION = re.compile(
     r"\bcontribut|\binvolv|\bworked on\b|\bwork on\b|\bled\b|\blead\b|\bauthor|\bwr[io]te?\b|\bwritten\b|\bby\b|\bfrom\b"
     r"|\bbased at\b|\bparticipat|\bpart of\b",
@@ -229,7 +233,7 @@ def match(
         # Only dates read from an entry's title line, which states them exactly ("(August 2018 – June 2019)");
         # dates found in running text are less certain: the extractive answerer quotes that text instead.
         dated = [e for e in named if e.year_start is not None and e.dated_by == "title"]
-        if verb.lower() in ("end", "finish", "close"):  # one year ("… (2013)") dates it, it does not say it ended
+        if verb.lower() in _END_VERBS:  # one year ("… (2013)") dates it, it does not say it ended
             dated = [e for e in dated if e.year_end != e.year_start]
         # every entry the question could mean has dates, and the question asks about the entry, not about
         # something its text describes ("the Welsh Government's Sustainable Development Change Programme" in
@@ -487,21 +491,22 @@ def _dates_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: 
     return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
 
 
-_MONTH_YEAR = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+{year}\b"
-_VERBS_OF = {
-    "start": r"\b(?:began|begun|started|launched|commenced|set up|established)\b",
-    "end": r"\b(?:ended|finished|completed|closed|concluded)\b",
-}
+_SAID_STARTED = r"\b(?:began|begun|started|launched|commenced|set up|established)\b"
+_SAID_ENDED = r"\b(?:ended|finished|completed|closed|concluded)\b"
 
 
 def _finer_date(entry: Entry, verb: str, chunks: dict[str, Chunk]) -> tuple[Chunk, tuple[int, int]] | None:
     """A sentence of the entry saying it began (or ended) in a month of the year its title line gives ("…
     began in May 2012" for "(2012 – 2032)"), with its offsets; None when its text says no more than the title."""
-    kind = {"begin": "start", "launch": "start", "finish": "end", "close": "end"}.get(verb, verb)
-    year = entry.year_start if kind == "start" else entry.year_end if kind == "end" else None
-    if year is None or kind not in _VERBS_OF:
+    if verb in _START_VERBS:
+        year, verbs = entry.year_start, _SAID_STARTED
+    elif verb in _END_VERBS:
+        year, verbs = entry.year_end, _SAID_ENDED
+    else:
         return None
-    said = re.compile(rf"{_VERBS_OF[kind]}[^.]*?\b{_MONTH_YEAR.format(year=year)}", re.I)
+    if year is None:
+        return None
+    said = re.compile(rf"{verbs}[^.]*?\b{MONTH}\s+{year}\b", re.I)
     for chunk in (chunks[cid] for cid in entry.chunk_ids if cid in chunks):
         for start, end in sentence_spans(chunk.text):
             if said.search(chunk.text[start:end]):
@@ -603,11 +608,11 @@ def _ran(entry: Entry, verb: str) -> str:
     start, end = entry.year_start, entry.year_end
     if end is None:
         return f"started in {start} and is still running"
-    if verb in ("end", "finish", "close") and end != start:
+    if verb in _END_VERBS and end != start:
         if end >= date.today().year:  # "Co-production for Sustainability (2012 – 2032)" has not ended yet
             return f"runs until {end} (it started in {start})"
         return f"ended in {end} (it ran from {start})"
-    if verb in ("start", "begin", "launch"):
+    if verb in _START_VERBS:
         runs = "runs" if end >= date.today().year else "ran"
         return f"started in {start}" + (f" and {runs} until {end}" if end != start else "")
     return f"ran from {start} to {end}" if end != start else f"is dated {start}"
