@@ -47,6 +47,7 @@ def sentences(text: str) -> list[str]:
 
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_AUX = "is|are|was|were|did|do|does|has|have|had|will|would|can|could|should"  # auxiliaries that open a question
 _DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _NUMBER_WORDS = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
@@ -215,7 +216,7 @@ _WHERE_TO_LOOK = re.compile(
 def answer_type(question: str) -> str | None:
     """The kind of fact a question asks for: person (or organisation), date, duration, number, money, place, or None."""
     q = question.lower()
-    aux = r"(?:is|are|was|were|did|do|does|has|have|had|will|would|can|could|should)"
+    aux = rf"(?:{_AUX})"
     if re.search(r"\bhow long\b|\bfor how many (?:years|months)\b", q):
         return "duration"
     clause = _WHEN_CLAUSE.match(question)
@@ -266,7 +267,7 @@ _ASKED_VERB = re.compile(  # "who carries out…", "whom did it interview…" (n
 # answer must say (see `who_verb`); irregular forms ("who took over") are left out, as a synonym list
 # cannot check them.
 _WHO_DID = re.compile(
-    r"^\W*(?:and\s+)?who\s+(?!(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|else)\b)"
+    rf"^\W*(?:and\s+)?who\s+(?!(?:{_AUX}|else)\b)"
     r"(?P<verb>[a-z]+(?:ed|s))\b",
     re.IGNORECASE,
 )
@@ -549,7 +550,7 @@ _FOCUS_START = re.compile(
     r"|[Hh]ow (?:large|big|much) (?:is|are|was|were) (?:the|its|their)\s+)"  # "how large was the grant" → grant
 )
 _FOCUS_STOP = re.compile(
-    r"^(?:is|are|was|were|did|does|do|has|have|had|will|would|can|could|should|at|of|in|on|for|by|from|with|that|to"
+    rf"^(?:{_AUX}|at|of|in|on|for|by|from|with|that|to"
     r"|which|who|whose|whom|where|when|why|behind|about|under|during|between|within|across|and|or|[a-z]+ed"
     # irregular past tenses, which follow the noun unmarked as -ed verbs do ("which option came out on top")
     r"|came|went|took|made|won|got|gave|ran|began|led|held|saw|found|grew|became|brought|kept|left|met|paid|put"
@@ -655,7 +656,7 @@ _PART_BREAK = re.compile(
     # (a bare comma before "where"/"when" and a subject opens a relative clause, not a part: "the population of
     # Rotherham, where the project's cultural strand worked", "…of Cornwall, where NEF studied…"; a part asks,
     # with an auxiliary first: ", where did it run?")
-    r"|,\s+(?!(?:where|when)\s+(?!(?:did|does|do|is|are|was|were|can|could|will|would|has|have|had|should)\b)\w)"
+    rf"|,\s+(?!(?:where|when)\s+(?!(?:{_AUX})\b)\w)"
     r"|\s+[-–—]\s+)"
     r"(?=(?:(?:roughly|approximately|exactly|precisely|also|then|finally|lastly|briefly)\s+)?"  # ", and roughly how many"
     r"(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
