@@ -263,6 +263,16 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
         ("How many councils were surveyed?", "A survey of citizens in five local authorities.", None),
         ("How many partnerships were included in the research?", "It interviewed 20 partnerships.", None),  # light verb
         ("How many national events will it run?", "Six national events will build on it.", None),  # no -ed verb
+        # "when was X founded / set up / launched": a year in a sentence that never says anything began
+        (
+            "What year was Participedia, the website, launched?",
+            "Democratic: co-ordinated by Professor Graham Crow until 2014.",
+            "when it was launched",
+        ),
+        ("When was the forum set up?", "It was set up in 2016 after the market closed.", None),
+        ("When was the choir founded?", "It was formed in 2014.", None),  # any word of coming into being
+        ("When was the website launched?", "The site has run since 2009.", None),
+        ("When was the Entry launched?", "It finished in December 2017.", None),  # the entry's own dates answer
         # other questions are not checked
         ("Who was the first chair?", "Sam Odell.", None),
         ("When did it end?", "In December 2017.", None),

@@ -54,6 +54,9 @@ gap = pytest.mark.xfail(strict=True, reason="known gap, see the answer-quality i
         ("Over which months was the strategy developed?", "date"),
         ("During which year did it end?", "date"),
         ("Across which countries did it run?", "place"),
+        # an age is asked as one: a number or a year of the sentence is no answer to it
+        ("How old was Graham Crow when he stepped down?", "age"),
+        ("At what age can young people join the panel?", "age"),
     ],
 )
 def test_answer_type(question, kind):
@@ -166,6 +169,10 @@ def test_sentence_splitting(text, expected):
         # "which month" wants a month, not a year
         ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
         ("December 2018", "In which month did the briefing come out?", True),
+        # "how old": an age, not the year a role ended
+        ("Democratic: co-ordinated by Professor Graham Crow until 2014.", "How old was Graham Crow then?", False),
+        ("The panel is open to young people aged 16 to 25.", "How old are the panel's members?", True),
+        ("A 40-year-old volunteer chaired it.", "How old was the chair?", True),
     ],
 )
 def test_a_sentence_holds_the_kind_of_fact_asked_for(sentence, question, holds):

@@ -340,6 +340,8 @@ _KB_DOCS = {
     "kirklees.txt": "Kirklees Council ran a social action pilot with NEF.",
     "forum.txt": "The harbour forum has 14 members. Lead organisation: University of Birmingham.",
     "survey.txt": "Surveys in five EU countries found individual co-production more common.",
+    "wws.txt": "What Works Scotland worked with police and fire services.",
+    "harbour.txt": "Volunteers worked on the harbour wall.",
 }
 
 
@@ -359,6 +361,9 @@ _KB_DOCS = {
         ("Which start-up did NEF work with?", "The harbour forum has 14 members.", "forum.txt", None),
         ("What is the boiling point of Ethanol?", "The harbour forum has 14 members.", "forum.txt", None),
         ("How many members does the forum have? Over what period?", "The forum has 14 members.", "forum.txt", None),
+        # a name of several words is known by its rarest word: "worked" does not mention What Works Scotland
+        ("Who funds What Works Scotland?", "Kirklees Council worked with NEF.", "kirklees.txt", "Scotland"),
+        ("Who funds What Works Scotland?", "What Works Scotland worked with police.", "wws.txt", None),
     ],
 )
 def test_a_question_about_a_name_is_not_answered_from_a_passage_that_never_mentions_it(

@@ -69,6 +69,8 @@ _TYPE_PATTERNS = {
         re.I,
     ),
     "money": re.compile(r"[£$€]\s?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)\b|\b(?:pounds|dollars|euros)\b", re.I),
+    # "how old": an age stated as one ("aged 67", "a 40-year-old", "at the age of 12"), not any number
+    "age": re.compile(r"\baged?\s+(?:of\s+)?\d+|\b\d+[- ](?:years?|yrs?)[- ]old\b|\bages?\s+\d+", re.I),
 }
 _SENTENCE_START_WORDS = re.compile(r"^(?:The|A|An|This|These|Our|We|In|It|Its|Their|They)\s+", re.I)
 
@@ -214,9 +216,12 @@ _WHERE_TO_LOOK = re.compile(
 
 
 def answer_type(question: str) -> str | None:
-    """The kind of fact a question asks for: person (or organisation), date, duration, number, money, place, or None."""
+    """The kind of fact a question asks for: person (or organisation), date, duration, number, money, age, place,
+    or None."""
     q = question.lower()
     aux = rf"(?:{_AUX})"
+    if re.search(r"\bhow old\b|\bwhat age\b", q):
+        return "age"  # a number or a year near a name is no age ("co-ordinated by Professor Crow until 2014")
     if re.search(r"\bhow long\b|\bfor how many (?:years|months)\b", q):
         return "duration"
     clause = _WHEN_CLAUSE.match(question)
@@ -308,6 +313,23 @@ def how_many_verb(question: str) -> str | None:
     verbs that say little of their own ("were included") are not checked."""
     m = _HOW_MANY_DID.match(question)
     return m["verb"].lower() if m and m["verb"].lower() not in _LIGHT_VERBS else None
+
+
+# "When was it founded?", "What year was the website launched?": the date something came into being
+_WHEN_MADE = re.compile(
+    r"^\W*(?:and\s+)?(?:when|(?:in\s+)?(?:what|which)\s+year)\s+(?:was|were|did|is|has|had)\s+(?P<subject>[^?;]+?)\s+"
+    r"(?:first\s+)?(?P<verb>founded|established|set up|launched|created|formed|born|opened|inaugurated)\b",
+    re.IGNORECASE,
+)
+# …which a sentence says in one of these words ("It was set up in 2016", "launched in May 2012")
+MADE_WORDS = "found founded establish established set setting launch launched create created form formed born open opened inaugurated start started begin began begun since"
+
+
+def when_made(question: str) -> tuple[str, str] | None:
+    """(verb, subject) of a question asking when something was founded, set up or launched ("set up", "the
+    forum"), else None."""
+    m = _WHEN_MADE.match(question)
+    return (m["verb"].lower(), m["subject"]) if m else None
 
 
 def who_verb(question: str) -> str | None:

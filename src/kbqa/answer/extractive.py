@@ -29,6 +29,7 @@ from kbqa.ingestion.clean import BULLET
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
     CLASS_NOUNS,
+    MADE_WORDS,
     REFERS_BACK,
     TYPE_NOUNS,
     abbreviations,
@@ -53,6 +54,7 @@ from kbqa.text import (
     sentences,
     split_parts,
     tokenize,
+    when_made,
     who_verb,
 )
 
@@ -228,6 +230,7 @@ _KIND_NAMES = {
     "duration": "a duration",
     "number": "a number",
     "money": "an amount",
+    "age": "an age",
 }
 
 
@@ -260,11 +263,15 @@ def _unmentioned_name(
     names: list[tuple[str, str]] = []  # (name as asked, its stem)
     # a quoted title is not a run of names: 'Developing tools for co-creation' is not "Developing"
     unquoted = _QUOTED_TITLE.sub(" ", question.strip())
-    for m in _CAPITALISED.finditer(unquoted):
-        word = re.sub(r"['’]s$", "", m.group())
-        stems = tokenize([word])[0]
-        if not _NOT_NAMES.fullmatch(word) and stems and index.doc_freq(stems[0]) > 0:
-            names.append((word, stems[0]))
+    for run in _name_runs(unquoted):
+        found = []
+        for word in run:
+            stems = tokenize([word])[0]
+            if not _NOT_NAMES.fullmatch(word) and stems and index.doc_freq(stems[0]) > 0:
+                found.append((word, stems[0]))
+        # a name of several words is known by its rarest: "What Works Scotland" is not mentioned by a
+        # passage that says "worked"
+        names += [min(found, key=lambda f: index.doc_freq(f[1]))] if found else []
     passage = set(tokenize([" ".join(c.embed_text for c in passages)])[0])
     acronyms = set(tokenize([" ".join(_ACRONYM.findall(question))])[0])
     if not names or any(stem in passage for _, stem in names) or acronyms & passage:
@@ -276,6 +283,21 @@ def _unmentioned_name(
     if any(own is None or chunk_id in own for chunk_id, _ in found):
         return None
     return names[0][0]
+
+
+def _name_runs(text: str) -> list[list[str]]:
+    """The capitalised words of `text` in runs of adjacent ones ("… What Works Scotland set up" → [["Works",
+    "Scotland"]]), a possessive 's dropped."""
+    runs: list[list[str]] = []
+    end = -2
+    for m in _CAPITALISED.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group())
+        if m.start() - end == 1 and text[end] == " ":
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        end = m.end()
+    return runs
 
 
 def _entry_passages(hits: list[Hit], chunk: Chunk) -> list[Chunk]:
@@ -342,20 +364,31 @@ def _member_stems(question: str) -> set[str]:
 def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
     """What a "who <verb>ed" question asks that the answer never says (a name in sentences that never say
     who chaired the group is no chair), e.g. "who chaired it", or a "how many N have <verb>ed" question ("the
-    number received"); None when it says it, or asks no such thing."""
-    verb, counted = who_verb(question), how_many_verb(question)
-    verb = verb or counted
+    number received"), or a "when was it founded" one (a year in a sentence that never says anything began);
+    None when it says it, or asks no such thing."""
+    verb, counted, made = who_verb(question), how_many_verb(question), when_made(question)
+    verb = verb or counted or (made[0] if made else None)
     if not verb or not picked:
         return None
+    if made and _names_the_entry(made[1], picked[0].hit.chunk.title):
+        return None  # "When was the Imagine project launched?": the entry's own dates answer
     stems = set(tokenize([verb])[0])
     # the verb or a synonym of it, but not an agent noun ("public sector leaders" says nobody led anything)
-    wanted = stems | (_synonyms_of(stems) - _agent_nouns())
+    wanted = set(tokenize([MADE_WORDS])[0]) if made else stems | (_synonyms_of(stems) - _agent_nouns())
     # …in a sentence of the answer's first entry: a runner-up from another entry saying it ("managed grant
     # funds") says nothing about who funds what the question names
     entry = picked[0].hit.chunk.metadata.get("entry_id")
     own = [c.text for c in picked if c.hit.chunk.metadata.get("entry_id") == entry]
     said = set(tokenize([" ".join(own) + " " + picked[0].hit.chunk.title])[0])
-    return None if wanted & said else f"the number {verb}" if counted else f"who {verb} it"
+    if wanted & said:
+        return None
+    return f"the number {verb}" if counted else f"when it was {verb}" if made else f"who {verb} it"
+
+
+def _names_the_entry(subject: str, title: str) -> bool:
+    """Does `subject` (of the question) name the entry titled `title`: are its capitalised words all in it?"""
+    names = {w.lower() for run in _name_runs(f"x {subject}") for w in run}
+    return bool(names) and names <= {w.lower() for w in re.findall(r"[\w'’-]+", title)}
 
 
 # "What CUPI scheme…" asks for a name that follows the modifier: "developed using CUPI ‘Thinking Funding’".
