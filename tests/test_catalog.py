@@ -198,6 +198,10 @@ def test_a_dates_answer_quotes_the_dated_title_line_and_cites_it():
         ("When did the Marsh Choir start?", "It finished its last season in September 2017.", False),  # not the start
         ("When did the Marsh Choir end?", "It finished a tour in September 2016.", False),  # not the end year
         ("When did the Marsh Choir start?", "A choir that sang in 2015.", False),  # no month, no verb
+        # a line that is only a month and the asked year ("December 2018" under a briefing's title)
+        ("When did the Marsh Choir end?", "September 2017", True),
+        ("When did the Marsh Choir start?", "April 2015", True),
+        ("When did the Marsh Choir start?", "September 2017", False),  # the end year, not the start
     ],
 )
 def test_a_dates_answer_adds_the_entrys_own_finer_date(question, text, finer):

@@ -167,6 +167,9 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
     assert _prefer_focused(question, cands)[0].text == first
 
 
+_LONG_TITLE = "Local solutions to local problems: innovation in public participation"
+
+
 @pytest.mark.parametrize(
     ("question", "runner_up", "score", "same_entry", "first"),
     [
@@ -175,6 +178,9 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
         # ... but not a date line of another entry, nor one far behind
         ("In which month did the briefing come out?", "December 2018", 0.61, False, "best"),
         ("In which month did the briefing come out?", "December 2018", 0.50, True, "best"),
+        # the entry's title line with its years dates it the same way
+        ("When did the jury trial run?", f"{_LONG_TITLE} (2016-2017)", 0.61, True, f"{_LONG_TITLE} (2016-2017)"),
+        ("When did the jury trial run?", f"{_LONG_TITLE} (2016-2017)", 0.50, True, "best"),
         # a sentence of the same entry that dates it goes first when nearly as good; one far behind does not
         (
             "Over which months was the strategy developed?",
@@ -219,7 +225,8 @@ def test_an_entrys_date_line_answers_when_its_best_sentence_has_no_date(question
     from kbqa.answer.extractive import Candidate, _prefer_typed
     from kbqa.schema import Chunk, Hit
 
-    entry = Hit(chunk=Chunk("c1", "text", "s.txt", "Briefing", {"entry_id": "s.txt#1"}), score=1.0)
+    title = _LONG_TITLE if runner_up.startswith(_LONG_TITLE) else "Briefing"
+    entry = Hit(chunk=Chunk("c1", "text", "s.txt", title, {"entry_id": "s.txt#1"}), score=1.0)
     other = Hit(chunk=Chunk("c2", "text", "s.txt", "Other", {"entry_id": "s.txt#2"}), score=1.0)
     best = Candidate(text="best", hit=entry, order=0, start=0, score=0.73, typed=0.0)
     late = Candidate(text=runner_up, hit=entry if same_entry else other, order=1, start=0, score=score, typed=1.0)

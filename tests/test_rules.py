@@ -252,6 +252,25 @@ def test_multi_part_splitting(question, parts):
     assert split_parts(question) == parts
 
 
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        # two wh-words sharing one predicate: one question for each, the predicate repeated
+        ("When and where did the jury meet?", ["When did the jury meet?", "where did the jury meet?"]),
+        ("Who and why set up the forum?", ["Who set up the forum?", "why set up the forum?"]),
+        # anything else is not a pair
+        ("When did the jury meet?", []),
+        ("When and when did it meet?", []),
+        ("Bread and butter?", []),
+        ("In which book and from which publisher?", []),
+    ],
+)
+def test_a_wh_pair_is_asked_as_two_questions(question, parts):
+    from kbqa.text import wh_pair_parts
+
+    assert wh_pair_parts(question) == parts
+
+
 ENTRIES = [
     Entry(
         "a#0",

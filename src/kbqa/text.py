@@ -726,6 +726,20 @@ def split_parts(question: str) -> list[str]:
     return parts[:3] if len(parts) > 1 else [question]
 
 
+_WH_PAIR = re.compile(
+    r"^\W*(?P<a>when|where|why|how|who)\s+and\s+(?P<b>when|where|why|how|who)\s+(?P<rest>\w.*)$", re.I
+)
+
+
+def wh_pair_parts(question: str) -> list[str]:
+    """'When and where did the jury meet?' → ['When did the jury meet?', 'where did the jury meet?']: two
+    wh-words sharing one predicate, asked as two questions (one fact each); [] for any other question."""
+    m = _WH_PAIR.match(question.strip())
+    if not m or m["a"].lower() == m["b"].lower():
+        return []
+    return [f"{m['a']} {m['rest']}", f"{m['b'].lower()} {m['rest']}"]
+
+
 # A "Label: value" line of an entry ("Contributed by: …", "Research report: …", "Policy Papers: 2017",
 # "Related publications:"): a label of at most five words, then a value that is not a sentence.
 _FIELD_LINE = re.compile(r"^(?P<label>[A-Z][\w'’&/().-]*(?:\s+[\w'’&/().-]+){0,4}?)\s*:\s*(?P<value>.*)$")

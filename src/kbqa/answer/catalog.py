@@ -497,20 +497,24 @@ _SAID_ENDED = r"\b(?:ended|finished|completed|closed|concluded)\b"
 
 def _finer_date(entry: Entry, verb: str, chunks: dict[str, Chunk]) -> tuple[Chunk, tuple[int, int]] | None:
     """A sentence of the entry saying it began (or ended) in a month of the year its title line gives ("…
-    began in May 2012" for "(2012 – 2032)"), with its offsets; None when its text says no more than the title."""
+    began in May 2012" for "(2012 – 2032)"), or a line of the entry that is only a month and that year
+    ("December 2018", the date of a briefing), with its offsets; None when its text says no more than the title."""
     if verb in _START_VERBS:
-        year, verbs = entry.year_start, _SAID_STARTED
+        years, verbs = [entry.year_start], _SAID_STARTED
     elif verb in _END_VERBS:
-        year, verbs = entry.year_end, _SAID_ENDED
+        years, verbs = [entry.year_end], _SAID_ENDED
     else:
-        return None
-    if year is None:
-        return None
-    said = re.compile(rf"{verbs}[^.]*?\b{MONTH}\s+{year}\b", re.I)
-    for chunk in (chunks[cid] for cid in entry.chunk_ids if cid in chunks):
-        for start, end in sentence_spans(chunk.text):
-            if said.search(chunk.text[start:end]):
-                return chunk, (start, end)
+        years, verbs = [entry.year_start, entry.year_end], None
+    for year in dict.fromkeys(y for y in years if y is not None):
+        said = re.compile(rf"{verbs}[^.]*?\b{MONTH}\s+{year}\b", re.I) if verbs else None
+        line = re.compile(rf"^[ \t]*(?:\d{{1,2}}\s+)?{MONTH}\s+{year}[ \t]*$", re.I | re.M)
+        for chunk in (chunks[cid] for cid in entry.chunk_ids if cid in chunks):
+            for start, end in sentence_spans(chunk.text):
+                if said is not None and said.search(chunk.text[start:end]):
+                    return chunk, (start, end)
+            m = line.search(chunk.text)
+            if m:
+                return chunk, (m.start() + len(m[0]) - len(m[0].lstrip()), m.end())
     return None
 
 

@@ -54,6 +54,7 @@ from kbqa.text import (
     sentences,
     split_parts,
     tokenize,
+    wh_pair_parts,
     when_made,
     who_verb,
 )
@@ -610,7 +611,7 @@ class Extractive:
     def _answer(
         self, question: str, hits: list[Hit], context: str | None, part_hits: list[list[Hit]], follows: str | None
     ) -> Answer:
-        parts = split_parts(question)
+        parts = _parts_of(question)
         chosen: list[Candidate] = []
         unanswered: list[str] = []
         first: Judgement | None = None
@@ -684,6 +685,13 @@ class Extractive:
             chosen.append(cand)
             seen |= words
         return _with_list_items(_with_enumeration(chosen), pool)
+
+
+def _parts_of(question: str) -> list[str]:
+    """The parts the extractive answerer answers one by one: those of `split_parts`, or — a question no other
+    answerer split — the two of a shared-predicate wh-pair ("When and where did the jury meet?")."""
+    parts = split_parts(question)
+    return parts if len(parts) > 1 else wh_pair_parts(question) or parts
 
 
 def _plain_score(cand: Candidate) -> float:
@@ -811,8 +819,9 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
         if c.hit.chunk.metadata.get("entry_id") == entry:
             if kind == "duration":
                 return _is_title_line(c.text, c.hit.chunk.title)
-            if kind == "date" and len(c.text.split()) <= DATE_LINE_WORDS:
-                return c.score >= DATE_LINE_WITHIN * top  # the entry's date line ("December 2018") says when
+            if kind == "date" and (len(c.text.split()) <= DATE_LINE_WORDS or _is_title_line(c.text, c.hit.chunk.title)):
+                # the entry's date line ("December 2018"), or its title line with its years, says when
+                return c.score >= DATE_LINE_WITHIN * top
             if kind in ("date", "number"):  # a sentence of the same entry that dates it, or gives the number
                 return c.score >= DATED_WITHIN * top  # ("approx. 5000 civil servants")
             if kind == "person" and names_a_person(c.text):  # …or names a person ("Historical: co-ordinated by
@@ -1185,7 +1194,7 @@ class ExtractiveAnswerer:
         """For a question in parts, the passages each part finds on its own: "How many organisations took part
         in the Manchester study, and how much was Imagine awarded?" needs passages the whole question does not
         rank in its top k. A later part that points back ("…, and where did it run?") is searched with the first."""
-        parts = split_parts(request.question)
+        parts = _parts_of(request.question)
         if len(parts) < 2:
             return []
         found: list[list[Hit]] = []
