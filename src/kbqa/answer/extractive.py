@@ -265,14 +265,14 @@ def _unmentioned_name(
     # a quoted title is not a run of names: 'Developing tools for co-creation' is not "Developing"
     unquoted = _QUOTED_TITLE.sub(" ", question.strip())
     for run in _name_runs(unquoted):
-        found = []
+        known = []
         for word in run:
             stems = tokenize([word])[0]
             if not _NOT_NAMES.fullmatch(word) and stems and index.doc_freq(stems[0]) > 0:
-                found.append((word, stems[0]))
+                known.append((word, stems[0]))
         # a name of several words is known by its rarest: "What Works Scotland" is not mentioned by a
         # passage that says "worked"
-        names += [min(found, key=lambda f: index.doc_freq(f[1]))] if found else []
+        names += [min(known, key=lambda f: index.doc_freq(f[1]))] if known else []
     passage = set(tokenize([" ".join(c.embed_text for c in passages)])[0])
     acronyms = set(tokenize([" ".join(_ACRONYM.findall(question))])[0])
     if not names or any(stem in passage for _, stem in names) or acronyms & passage:
