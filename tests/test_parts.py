@@ -168,6 +168,7 @@ def test_a_runner_up_holding_the_noun_asked_for_goes_before_a_best_sentence_with
 
 
 _LONG_TITLE = "Local solutions to local problems: innovation in public participation"
+_BRIEFING = "Mainstreaming participatory budgeting: What works? (2018)"
 
 
 @pytest.mark.parametrize(
@@ -556,3 +557,35 @@ def test_the_rest_of_a_short_entry_most_passages_come_from_is_read_too(found, en
     out = ExtractiveAnswerer(Store())._with_rest_of_entry(hits, [entry])
     assert [h.chunk.id for h in out] == found + added
     assert all(h.score == min(x.score for x in hits) for h in out[len(found) :])
+
+
+@pytest.mark.parametrize(
+    ("date_line", "first"),
+    [
+        ("December 2018", "December 2018"),  # the month of the title line's year: the finer date goes first
+        ("December 2017", _BRIEFING),  # another year's
+        ("Published in the winter of 2018 in Glasgow", _BRIEFING),  # not a date line
+    ],
+)
+def test_an_entrys_month_line_goes_before_its_dated_title_line(date_line, first):
+    from kbqa.answer.extractive import Candidate, _prefer_finer_date
+    from kbqa.schema import Chunk, Hit
+
+    hit = Hit(chunk=Chunk("c1", "text", "s.txt", _BRIEFING[:-7], {"entry_id": "s#1"}), score=1)
+    title = Candidate(text=_BRIEFING, hit=hit, order=0, start=0, score=0.8, typed=1.0)
+    line = Candidate(text=date_line, hit=hit, order=1, start=0, score=0.4, typed=1.0)
+    ranked = _prefer_finer_date("When was the briefing dated?", [title, line])
+    assert ranked[0].text == first
+    assert _BRIEFING in [c.text for c in ranked]
+
+
+def test_a_runner_up_that_is_an_item_of_a_chosen_list_is_not_quoted_twice():
+    from kbqa.answer.extractive import Candidate, _with_list_items
+    from kbqa.schema import Chunk, Hit
+
+    text = "We are interested on several levels:\n\n• how universities work\n\n• methods for co-production."
+    hit = Hit(chunk=Chunk("c1", text, "s.txt", "Tools", {"entry_id": "s#1"}), score=1.0)
+    lead = Candidate(text="We are interested on several levels:", hit=hit, order=0, start=0, score=0.8)
+    item = Candidate(text="• how universities work", hit=hit, order=1, start=text.index("•"), score=0.7)
+    quoted = [c.text for c in _with_list_items([lead, item], [hit])]
+    assert quoted == ["We are interested on several levels:", "• how universities work", "• methods for co-production."]

@@ -246,6 +246,12 @@ def test_overview_questions(question, overview):
         ("In which book, from which publisher and in what year did the chapter appear?",
          ["In which book, from which publisher and in what year did the chapter appear?"]),
         ("In which book did it appear, and who published it?", ["In which book did it appear", "who published it?"]),
+        # an imperative part after ", and" asks for what it names; a second sentence in the imperative says how
+        # to answer the first
+        ("Name the four levels, and give the dates of the entry.", ["Name the four levels", "what are the dates of the entry."]),
+        ("Who led it, and tell me its funder.", ["Who led it", "what are its funder."]),
+        ("Which report does it complement? Give me its title.", ["Which report does it complement? Give me its title."]),
+        ("Tell me about Imagine and give its dates", ["Tell me about Imagine and give its dates"]),
     ],
 )  # fmt: skip
 def test_multi_part_splitting(question, parts):

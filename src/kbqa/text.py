@@ -681,7 +681,10 @@ _PART_BREAK = re.compile(
     rf"|,\s+(?!(?:where|when)\s+(?!(?:{_AUX})\b)\w)"
     r"|\s+[-–—]\s+)"
     r"(?=(?:(?:roughly|approximately|exactly|precisely|also|then|finally|lastly|briefly)\s+)?"  # ", and roughly how many"
-    r"(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)",
+    r"(?:(?:from|in|for|with|by|to|at|on|since|until|over|during)\s+)?(?:who|whom|when|where|which|what|how|why)\b)"
+    # an imperative part after ", and": "Name the four levels, and give the dates of the entry." (not a second
+    # sentence: "Which report does it complement? Give me its title and authors." says how to answer the first)
+    r"|,\s+and\s+(?=(?:also\s+)?(?:give|name|list|tell me|state|describe|explain)\b)",
     re.IGNORECASE,
 )
 _WH_PHRASE = re.compile(  # a part that is only a wh-phrase after a preposition ("In which book")
@@ -719,6 +722,9 @@ def split_parts(question: str) -> list[str]:
             piece = f"{pieces.pop()}, {piece}"
         pieces.append(piece)
     parts = [f"what are {q}" if n else q for p in pieces for n, q in enumerate(_FIELD_PART.split(p))]
+    # a later part in the imperative asks for what it names: "…, and give the dates of the entry" → "what are
+    # the dates of the entry"
+    parts = parts[:1] + [_GIVE_ME.sub("what are ", p) for p in parts[1:]]
     if any(len(p.split()) < 2 or _WH_PHRASE.match(p) for p in parts[:-1]):
         # "Where and when was it published?", "In which book, from which publisher and in what year did it
         # appear?": wh-words sharing one predicate
@@ -726,6 +732,7 @@ def split_parts(question: str) -> list[str]:
     return parts[:3] if len(parts) > 1 else [question]
 
 
+_GIVE_ME = re.compile(r"^(?:also\s+)?(?:give|state|tell)(?:\s+(?:me|us))?(?:\s+also)?\s+(?=(?:the|its|their)\b)", re.I)
 _WH_PAIR = re.compile(
     r"^\W*(?P<a>when|where|why|how|who)\s+and\s+(?P<b>when|where|why|how|who)\s+(?P<rest>\w.*)$", re.I
 )

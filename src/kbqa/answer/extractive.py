@@ -26,6 +26,7 @@ from kbqa.config import Settings
 from kbqa.index.embed import BaseEmbedder
 from kbqa.index.keyword import KeywordIndex
 from kbqa.ingestion.clean import BULLET
+from kbqa.ingestion.records import MONTH
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
     CLASS_NOUNS,
@@ -532,7 +533,7 @@ class Extractive:
         does not ("Do Bovaird and Martin treat…" is answered from their chapter, or declined). `named`: text
         whose names count as the question's (the first part of a question in parts)."""
         cands = _prefer_intent(self.candidates(question, hits, context))
-        cands = _prefer_focused(question, _prefer_typed(question, cands))
+        cands = _prefer_finer_date(question, _prefer_focused(question, _prefer_typed(question, cands)))
         cands = _the_instance_asked(question, cands)
         if not cands:
             return cands
@@ -835,6 +836,26 @@ def _prefer_typed(question: str, cands: list[Candidate], within: float = 0.95) -
     return _to_front(cands, better)
 
 
+def _prefer_finer_date(question: str, cands: list[Candidate]) -> list[Candidate]:
+    """ "When was X dated?" answered by X's title line with a year: the entry's own date line giving the month of
+    that year ("December 2018" under "Mainstreaming … (2018)") goes first, and the title line still follows."""
+    if not cands or answer_type(question) != "date" or not _is_title_line(cands[0].text, cands[0].hit.chunk.title):
+        return cands
+    years = set(re.findall(r"\b(?:19|20)\d\d\b", cands[0].text))
+    entry = cands[0].hit.chunk.metadata.get("entry_id")
+    finer = next(
+        (
+            c
+            for c in cands[1:]
+            if c.hit.chunk.metadata.get("entry_id") == entry
+            and len(c.text.split()) <= DATE_LINE_WORDS
+            and any(re.search(rf"\b{MONTH}\s+{y}\b", c.text) for y in years)
+        ),
+        None,
+    )
+    return _to_front(cands, finer)
+
+
 class _LineGate:
     """Which lines of a passage may be quoted for a question. Prose always; a title line too (it scores low
     unless a date is asked for); a field line ("Contributed by: …", "Research report: …") only when the
@@ -964,6 +985,8 @@ def _with_list_items(chosen: list[Candidate], pool: Sequence[Hit] = ()) -> list[
     the retrieved passages, where the list goes on when the lead-in ends its own passage."""
     out: list[Candidate] = []
     for cand in chosen:
+        if any(c.text.strip() == cand.text.strip() for c in out):
+            continue  # a runner-up that is an item of a list already brought along
         out.append(cand)
         if cand.text.rstrip().endswith(":"):
             out += [
