@@ -579,6 +579,46 @@ _FOCUS_STOP = re.compile(
     r"|said|set|told|wrote|chose|drew|fell|felt|knew|lost|meant|rose|sent|spent|stood|sat|shut|struck|taught|thought)$",
     re.IGNORECASE,
 )
+# verbs that, right after "what", make it the subject of the question ("what drives participation?")
+_SUBJECT_VERBS = frozenset(
+    [
+        "goes",
+        "happens",
+        "makes",
+        "drives",
+        "lies",
+        "causes",
+        "helps",
+        "hinders",
+        "matters",
+        "counts",
+        "stands",
+        "comes",
+        "leads",
+        "works",
+        "explains",
+        "determines",
+        "influences",
+        "motivates",
+        "enables",
+        "prevents",
+        "stops",
+        "keeps",
+        "remains",
+        "shapes",
+        "affects",
+        "means",
+        "needs",
+        "gets",
+        "seems",
+        "appears",
+        "limits",
+        "blocks",
+        "holds",
+        "encourages",
+        "discourages",
+    ]
+)
 _NOT_FOCUS = {
     "kind",
     "sort",
@@ -619,6 +659,8 @@ def focus_word(question: str) -> str | None:
     words: list[str] = []
     rest = re.sub(r"^(?:kinds?|sorts?|types?)\s+of\s+", "", question[m.end() :], flags=re.I)  # "what kinds of X"
     tokens = re.findall(r"['‘’][\w-]+['’]|[\w'’-]+|[^\w\s]", rest)
+    if tokens and tokens[0].lower() in _SUBJECT_VERBS:
+        return None  # "what goes wrong when…", "what drives participation": "what" is the subject, no noun is asked
     for i, word in enumerate(tokens):
         if re.fullmatch(r"['‘’][\w-]+['’]", word):
             continue  # a quoted word inside the phrase ("which four 'co-' activities")
