@@ -53,6 +53,10 @@ from kbqa.text import answer_type, focus_word, has_new_fact, is_overview, senten
         ("Across which countries did it run?", "place"),
         # an age is asked as one: a number or a year of the sentence is no answer to it
         ("How old was Graham Crow when he stepped down?", "age"),
+        # "how much is known about" asks what is known, not how much
+        ("The article asks how much is actually known about which aspects of co-production?", None),
+        ("How much was known about it?", None),
+        ("How much is the grant?", "number"),
         ("At what age can young people join the panel?", "age"),
     ],
 )

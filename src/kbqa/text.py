@@ -215,6 +215,12 @@ _WHERE_TO_LOOK = re.compile(
 )
 
 
+# "how much is actually known about…" asks what is known, not for a quantity
+_HOW_MUCH_KNOWN = re.compile(
+    r"\bhow much\s+(?:is|was|are|were|do we|did we|does \w+)\s+(?:\w+\s+){0,2}?(?:known|understood)\b"
+)
+
+
 def answer_type(question: str) -> str | None:
     """The kind of fact a question asks for: person (or organisation), date, duration, number, money, age, place,
     or None."""
@@ -231,7 +237,9 @@ def answer_type(question: str) -> str | None:
         return "date"
     if _MONEY.search(q):
         return "money"
-    if re.search(r"\bhow (many|much|big|large|often)\b|\bnumber of\b|\b(sample size|percentage|proportion)\b", q):
+    if re.search(
+        r"\bhow (many|much|big|large|often)\b|\bnumber of\b|\b(sample size|percentage|proportion)\b", q
+    ) and not (_HOW_MUCH_KNOWN.search(q)):
         return "number"
     if re.search(r"\bwho\b|\bwhom\b|\bwhose\b", q):
         return "person"
