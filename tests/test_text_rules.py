@@ -448,6 +448,10 @@ def test_a_title_or_a_source_is_asked_for_by_what_it_is_not_by_its_words(questio
         ("What is meant by co-production?", "", ["definition"]),
         ("Who funded the Local solutions to local problems trial?", "Local solutions to local problems", []),
         ("What problems did Local solutions to local problems face?", "Local solutions to local problems", ["problem"]),
+        # what kind of writing something is
+        ("What kind of document is 'Fad or fact, nuisance or necessity?'", "", ["genre"]),
+        ("What type of publication is it?", "", ["genre"]),
+        ("What kind of support did it give?", "", []),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
@@ -470,6 +474,9 @@ def test_the_kind_of_answer_a_question_asks_for(question, title, asked):
         ("Participatory budgeting (PB) is a process that involves citizens.", ["definition"], True),
         ("This briefing reviews how participatory budgeting (PB) has become central.", ["definition"], False),
         ("The programme began in May 2012.", ["method", "advice", "finding", "problem", "purpose"], False),
+        ("This Research Briefing reports research in the area of co-production.", ["genre"], True),
+        ("In this article, some of the key claims are examined.", ["genre"], True),
+        ("Co-production is becoming a vogue concept.", ["genre"], False),
     ],
 )
 def test_a_sentence_gives_the_kind_of_answer_in_its_own_words(sentence, asked, gives):
@@ -657,3 +664,16 @@ def test_a_word_the_knowledge_base_has_a_synonym_of_is_known(question, unknown):
     extractive = Extractive(Settings(), None, vocabulary)  # type: ignore[arg-type]
     terms = question_terms(question, vocabulary)  # type: ignore[arg-type]
     assert {t for t in terms.weights if not extractive._known(t, terms)} == unknown
+
+
+@pytest.mark.parametrize(
+    ("question", "stands_in"),
+    [
+        ("What kind of document is 'Fad or fact'?", True),  # a kind of document names the document asked about
+        ("Which document lists the partners?", False),  # a document asked for by what it holds: no
+    ],
+)
+def test_a_kind_of_document_stands_in_for_the_document_asked_about(question, stands_in):
+    from kbqa.answer.extractive import _focus_alternatives, _focus_stems
+
+    assert ("brief" in _focus_alternatives(question, _focus_stems(question))) is stands_in  # (stems)

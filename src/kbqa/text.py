@@ -440,6 +440,14 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
     return False
 
 
+# Nouns for a piece of writing in general, and the kinds of it a passage names
+DOCUMENT_NOUNS = "document|publication|output|item|piece|text|work|source|resource"
+GENRES = (
+    "briefing|report|article|chapter|book|paper|guide|guidance|toolkit|summary|thesis|presentation|video|journal"
+    "|policy paper|working paper|book chapter|case study|website|blog|review"
+)
+
+
 # What a question asks beyond a fact type — a method, advice, a finding, a problem, a definition, a
 # purpose — and the
 # words a sentence that gives it uses. Paraphrased questions ("How was the data gathered?", "What's the
@@ -502,6 +510,11 @@ INTENTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|meant that|led to)\b",
             re.I,
         ),
+    ),
+    # "What kind of document is X?": a sentence naming what X is ("This Research Briefing reports…")
+    "genre": (
+        re.compile(rf"\b(?:kind|type|sort|form)\s+of\s+(?:{DOCUMENT_NOUNS})\b", re.I),
+        re.compile(rf"\b(?:this|the|a|an)\s+(?:[\w-]+\s+)?(?:{GENRES})\b", re.I),
     ),
     "purpose": (
         re.compile(

@@ -30,6 +30,7 @@ from kbqa.ingestion.records import MONTH
 from kbqa.schema import Answer, Chunk, Citation, Entry, Event, Final, FollowUp, Hit, TextDelta
 from kbqa.text import (
     CLASS_NOUNS,
+    GENRES,
     MADE_WORDS,
     REFERS_BACK,
     TYPE_NOUNS,
@@ -342,8 +343,10 @@ def _missing(
 
 
 def _focus_alternatives(question: str, focus: set[str]) -> set[str]:
-    """Words that stand in for the noun asked for: its synonyms, and the members of a group asked for."""
-    return _synonyms_of(focus) | _member_stems(question)
+    """Words that stand in for the noun asked for: its synonyms, the members of a group asked for, and the kinds
+    of a document ("what kind of document is it": "This Research Briefing…")."""
+    kinds = set(tokenize([GENRES.replace("|", " ")])[0]) if "genre" in intents(question) else set()
+    return _synonyms_of(focus) | _member_stems(question) | kinds
 
 
 _DETERMINER = re.compile(r"which|what|whose|the|a|an|any|some|each|every|this|that|these|those|other|its|their", re.I)
