@@ -174,6 +174,15 @@ def test_sentence_splitting(text, expected):
         # "which month" wants a month, not a year
         ("Mainstreaming participatory budgeting (2018)", "In which month did the briefing come out?", False),
         ("December 2018", "In which month did the briefing come out?", True),
+        # "which bodies": bodies named by what they are answer it; "what kind of organisation" asks what it is
+        (
+            "It can be disseminated across local government and local strategic partnerships.",
+            "Across which bodies could it be spread?",
+            True,
+        ),
+        ("Six national events will build on the findings of the partnerships.", "Which bodies applied?", False),
+        ("It worked with local authorities.", "What kinds of organisations applied?", False),
+        ("It worked with local authorities.", "Which local authorities applied?", False),  # the question's own words
         # "how old": an age, not the year a role ended
         ("Democratic: co-ordinated by Professor Graham Crow until 2014.", "How old was Graham Crow then?", False),
         ("The panel is open to young people aged 16 to 25.", "How old are the panel's members?", True),

@@ -390,6 +390,18 @@ def _spells_out(found: str, question: str) -> bool:
     return found in initials
 
 
+_KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b", re.I)  # "what kind of organisation": not which ones
+_BODY_NOUNS = {"body", "bodies", "organisation", "organisations", "organization", "organizations", "institution",
+               "institutions", "agency", "agencies"}  # fmt: skip
+_BODIES = re.compile(
+    r"\b(?:local government|central government|government departments?|councils?|local authorit(?:y|ies)"
+    r"|(?!the\b|these\b|those\b|its\b|their\b|of\b)\w+\s+partnerships|agenc(?:y|ies)|charit(?:y|ies)|public bodies|(?:health|police|fire) services"
+    r"|voluntary(?:,| and)? community (?:and social enterprise )?(?:sector|groups|organisations)"
+    r"|housing associations|clinical commissioning groups|schools|universities)\b",
+    re.I,
+)
+
+
 def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozenset[str] = frozenset()) -> bool:
     """Does the sentence hold a fact of the asked kind that the question does not already contain?
 
@@ -403,6 +415,15 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
         and (_WHO_ELSE.search(question) or _shares_asked_verb(sentence, question))
     ):
         return True  # "whom did it interview?", "who else can take part?": "the head of the library service, …"
+    # "across which bodies…": bodies named by what they are ("local government and local strategic
+    # partnerships") answer it as well as names do
+    if (
+        kind == "person"
+        and focus_word(question) in _BODY_NOUNS
+        and not _KIND_OF.search(question)
+        and any(m.group().lower() not in question.lower() for m in _BODIES.finditer(sentence))
+    ):
+        return True
     if kind in ("person", "place"):
         body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
     q = question.lower()
