@@ -74,9 +74,8 @@ class Speller:
         if len(word) < MIN_LENGTH or word in self.common or word in QUESTION_WORDS or self._freqs([word])[0]:
             return word
         near = sorted(edits(word))
-        asked = [
-            c for c in near if c in QUESTION_WORDS
-        ]  # "entires": the catalogue's "entries" ("entire" + s is no word)
+        # "entires": the catalogue's "entries" ("entire" + s is no word)
+        asked = [c for c in near if c in QUESTION_WORDS]
         if asked:
             return asked[0]
         if self._is_common(word):

@@ -419,19 +419,19 @@ def has_new_fact(sentence: str, question: str, kind: str | None, counted: frozen
         and (_WHO_ELSE.search(question) or _shares_asked_verb(sentence, question))
     ):
         return True  # "whom did it interview?", "who else can take part?": "the head of the library service, …"
+    q = question.lower()
+    focus = focus_word(question)
     # "across which bodies…": bodies named by what they are ("local government and local strategic
     # partnerships") answer it as well as names do
     if (
         kind == "person"
-        and focus_word(question) in _BODY_NOUNS
+        and focus in _BODY_NOUNS
         and not _KIND_OF.search(question)
-        and any(m.group().lower() not in question.lower() for m in _BODIES.finditer(sentence))
+        and any(m.group().lower() not in q for m in _BODIES.finditer(sentence))
     ):
         return True
     if kind in ("person", "place"):
         body = re.sub(r"^\W*\w+", "", body)  # a capital at the start of a sentence is not a name
-    q = question.lower()
-    focus = focus_word(question)
     named = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z]\w+", question.strip())}  # the question's names
     # "Which five local authorities…" wants them named: one or two names ("in England and Wales") do not do it
     several = kind in ("person", "place") and _SEVERAL.search(question)

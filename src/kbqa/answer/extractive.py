@@ -392,6 +392,7 @@ def _unsaid_verb(question: str, picked: list[Candidate]) -> str | None:
 
 def _names_the_entry(subject: str, title: str) -> bool:
     """Does `subject` (of the question) name the entry titled `title`: are its capitalised words all in it?"""
+    # (a word before the subject: `_name_runs` does not take a sentence's first word for a name)
     names = {w.lower() for run in _name_runs(f"x {subject}") for w in run}
     return bool(names) and names <= {w.lower() for w in re.findall(r"[\w'’-]+", title)}
 
