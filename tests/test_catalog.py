@@ -231,6 +231,10 @@ def test_a_dates_answer_adds_the_entrys_own_finer_date(question, text, finer):
         ("Which entries have the keyword social action?", (), None),  # a listing of entries
         ("Which projects are tagged with e-government?", (), None),  # a listing of entries
         ("What keywords does the lunar colony have?", (), None),  # names no entry
+        # an entry without a Keywords line: "tagged with" is left to its passages (a "Sectors …" line), but a
+        # question asking for keywords is told it has none
+        ("Which sectors is it tagged with?", ("004_cf0edb2536c3445c.txt#0",), None),
+        ("What keywords does it have?", ("004_cf0edb2536c3445c.txt#0",), ["Activating the 'Big Society'"]),
     ],
 )
 def test_keywords_of_a_named_entry(question, focus, titles):
@@ -275,6 +279,8 @@ def test_a_keywords_answer_lists_every_keyword_and_cites_the_keywords_line():
         ("Where is the ward based?", None),  # a surname alone must be capitalised
         ("Where is the Kalahari based?", None),  # no contributor
         ("Which university is the Imagine project based at?", None),
+        # several people: each one's affiliation
+        ("Which universities are Jon Burchell and Joe Cook from?", "Jon Burchell and Joe Cook"),
     ],
 )
 def test_affiliation_of_a_named_contributor(question, who):
@@ -285,7 +291,8 @@ def test_affiliation_of_a_named_contributor(question, who):
         assert meta is None or meta.field != "affiliation"
         return
     assert meta is not None and meta.field == "affiliation" and meta.value == who
-    assert meta.entries and all(who in e.contributors for e in meta.entries)
+    people = who.split(" and ")
+    assert meta.entries and all(any(p in e.contributors for p in people) for e in meta.entries)
 
 
 @pytest.mark.parametrize(
@@ -297,6 +304,9 @@ def test_affiliation_of_a_named_contributor(question, who):
         # an affiliation after several names is shared, and the answer says so
         ("Contributed by: Cy Ng, Ann Lee – Marsh University", "Cy Ng", "Marsh University, the affiliation that"),
         ("Contributed by: Cy Ng", "Cy Ng", "gives no affiliation"),  # none given
+        # several people: a sentence each, one citation for the line they share
+        ("Contributed by: Ann Lee – Marsh University, Bo Day – Hull", "Ann Lee and Bo Day",
+         "Ann Lee: Marsh University, as the contributors of “Marsh Choir” list them. [1] Bo Day: Hull, as"),
     ],
 )  # fmt: skip
 def test_an_affiliation_is_quoted_from_the_contributed_by_line(line, who, expected):
@@ -312,6 +322,7 @@ def test_an_affiliation_is_quoted_from_the_contributed_by_line(line, who, expect
     answer = answer_from(meta, question, chunks, {})
     assert expected in answer.answer
     assert answer.abstained is ("no affiliation" in expected)
+    assert len(answer.citations) == (0 if answer.abstained else 1)
 
 
 def test_a_keyword_matches_its_other_inflections():

@@ -81,8 +81,8 @@ _RELATION = re.compile(
 # "Which university is Steve Martin at?", "Where is Paul Ward based?", "What is Elke Loeffler's affiliation?":
 # a contributor's affiliation, as their entry's "Contributed by:" line gives it.
 _AFFILIATION_OF = re.compile(
-    r"^\W*(?:and\s+)?(?:which|what)\s+(?:university|organi[sz]ation|institution|institute|employer|body)\s+"
-    r"(?:is|was|does|did)\s+(?P<who>.+?)\s+(?:at|with|from|in|based(?:\s+at|\s+in)?|work(?:ing)?\s+(?:at|for)|belong\s+to)\W*$"
+    r"^\W*(?:and\s+)?(?:which|what)\s+(?:universit(?:y|ies)|organi[sz]ations?|institutions?|institutes?|employers?"
+    r"|body|bodies)\s+(?:is|are|was|were|does|do|did)\s+(?P<who>.+?)\s+(?:at|with|from|in|based(?:\s+at|\s+in)?|work(?:ing)?\s+(?:at|for)|belong\s+to)\W*$"
     r"|^\W*(?:and\s+)?where\s+(?:is|was|does|did)\s+(?P<who2>.+?)\s+(?:based|work|from)\W*$"
     r"|^\W*(?:and\s+)?(?:what(?:\s+is|['’]s|\s+about)\s+)?(?P<who3>.+?)['’]s?\s+"
     r"(?:affiliation|university|organi[sz]ation|institution|employer)\W*$",
@@ -103,6 +103,7 @@ _KEYWORDS_OF = re.compile(
     r"\s+(?:keywords?|tags?)\b|\bwhat\s+(?:keywords?|tags?)\b|\b(?:tagged|labell?ed)\s+(?:with|as)\W*$",
     re.IGNORECASE,
 )
+_SAYS_KEYWORD = re.compile(r"\bkey ?words?\b", re.IGNORECASE)
 _LISTING_ENTRIES = re.compile(rf"\b(?:which|what|list|name|how many)\s+(?:of the\s+)?(?:{_NOUNS})\b", re.I)
 _KEYWORD_INTENT = re.compile(r"\bkeywords?\b|\btag(?:ged|s)?\b|\blabell?ed\b", re.IGNORECASE)
 _WHOLE_KB = re.compile(
@@ -196,6 +197,7 @@ class MetaQuery:
     with_contributors: bool = False  # list each entry's contributors too
     needles: list[str] = dataclasses.field(default_factory=list)  # what the cited line of each entry contains
     partial: str | None = None  # what part of the question matched nothing
+    people: list[str] = dataclasses.field(default_factory=list)  # the contributors asked about ("affiliation")
 
 
 def match(
@@ -211,11 +213,15 @@ def match(
             return MetaQuery("contributors", "", named, with_contributors=True, needles=["contributed by"])
         return None
     if m := _AFFILIATION_OF.search(question):
-        who = _person_named(m["who"] or m["who2"] or m["who3"], entries)
-        if who is None:
+        # "Which universities are Jon Burchell and Joe Cook from?": each person named
+        asked = re.split(r",\s*(?:and\s+)?|\s+and\s+|\s*&\s*", m["who"] or m["who2"] or m["who3"])
+        people = list(dict.fromkeys(p for p in (_person_named(a, entries) for a in asked) if p))
+        if not people:
             return None
-        named = [e for e in entries if any(p.lower() == who.lower() for p in e.contributors)]
-        return MetaQuery("affiliation", who, named, needles=["contributed by", who.lower()])
+        lower = {p.lower() for p in people}
+        named = [e for e in entries if any(p.lower() in lower for p in e.contributors)]
+        needles = ["contributed by", people[0].lower()]
+        return MetaQuery("affiliation", " and ".join(people), named, needles=needles, people=people)
     if _PEOPLE_AT.search(question):
         org = _mentioned_contributor(question, entries)
         if org and not any(org == p for e in entries for p in e.contributors):
@@ -223,7 +229,9 @@ def match(
             return MetaQuery("people at", org, named, needles=["contributed by"])
     if _KEYWORDS_OF.search(question) and not _LISTING_ENTRIES.search(question):
         named = _named_or_in_focus(question, entries, focus)
-        if named:
+        # an entry without a Keywords line may still be tagged under another label (a research-council record's
+        # "Sectors …" line): "which sectors is it tagged with?" is then left to its passages
+        if named and (any(e.keywords for e in named) or _SAYS_KEYWORD.search(question)):
             return MetaQuery("keywords of", "", named, needles=["keywords"])
         return None
     when = _WHEN_RAN.search(question) or _UNTIL_WHEN.search(question)
@@ -536,27 +544,45 @@ def _keywords_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], score
 
 
 def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
-    """A contributor's affiliation, quoted from the "Contributed by:" line of the first entry that gives one."""
-    who = meta.value
-    for entry in meta.entries:
-        found = _contributed_line(entry, meta, chunks)
-        at = affiliations(entry, found[1]) if found else {}
-        affiliation = at.get(who)
-        if found is None or affiliation is None:
+    """Each asked contributor's affiliation, quoted from the "Contributed by:" line of the first entry that gives
+    one; a person with none is said to have none."""
+    sentences: list[str] = []
+    citations: list[Citation] = []
+    for who in meta.people or [meta.value]:
+        found = next(((e, f) for e in meta.entries if (f := _affiliation_line(e, who, meta, chunks))), None)
+        if found is None:
+            listed = next((e.title for e in meta.entries if who in e.contributors), None)
+            among = f" among the contributors of “{listed}”" if listed else ""
+            sentences.append(f"The knowledge base names {who}{among} but gives no affiliation for them.")
             continue
-        chunk, line = found
-        citation = _cite(1, entry, chunk, meta, scores)
-        text = f"{who}: {affiliation.rstrip('.')}, as the contributors of “{entry.title}” list them. [1]"
-        if not re.search(rf"{re.escape(who)}\s*[–—-]", line):  # "A, B – Org": say it is shared
-            group = [p for p, a in at.items() if a == affiliation]
-            text = (
-                f"{who}: {affiliation.rstrip('.')}, the affiliation that the contributors of “{entry.title}” give "
-                f"after {', '.join(group)} together. [1]"
+        entry, (chunk, line, affiliation, group) = found
+        same = next((c for c in citations if (c.source, c.text) == (chunk.source, chunk.text)), None)
+        if same is None:
+            same = _cite(len(citations) + 1, entry, chunk, meta, scores)
+            citations.append(same)
+        if re.search(rf"{re.escape(who)}\s*[–—-]", line):
+            sentences.append(f"{who}: {affiliation}, as the contributors of “{entry.title}” list them. [{same.n}]")
+        else:  # "A, B – Org": say it is shared
+            sentences.append(
+                f"{who}: {affiliation}, the affiliation that the contributors of “{entry.title}” give "
+                f"after {', '.join(group)} together. [{same.n}]"
             )
-        return Answer(question, text, [citation], answerer="catalog", confidence=1.0)
-    listed = f" among the contributors of “{meta.entries[0].title}”" if meta.entries else ""
-    text = f"The knowledge base names {who}{listed} but gives no affiliation for them."
-    return Answer(question, text, [], status="abstained", answerer="catalog")
+    if not citations:
+        return Answer(question, " ".join(sentences), [], status="abstained", answerer="catalog")
+    return Answer(question, " ".join(sentences), citations, answerer="catalog", confidence=1.0)
+
+
+def _affiliation_line(
+    entry: Entry, who: str, meta: MetaQuery, chunks: dict[str, Chunk]
+) -> tuple[Chunk, str, str, list[str]] | None:
+    """The passage and "Contributed by:" line of `entry` giving `who` an affiliation, the affiliation, and everyone
+    the line gives it to; None when the entry gives `who` none."""
+    found = _contributed_line(entry, meta, chunks)
+    at = affiliations(entry, found[1]) if found else {}
+    affiliation = at.get(who)
+    if found is None or affiliation is None:
+        return None
+    return found[0], found[1], affiliation.rstrip("."), [p for p, a in at.items() if a == affiliation]
 
 
 def _people_at(meta: MetaQuery, question: str, chunks: dict[str, Chunk], scores: dict[str, float]) -> Answer:
