@@ -107,6 +107,11 @@ def test_which_is_older_compares_two_named_records():
         # the journal is named, not asked for; nor does a generic subtitle ("…of public outcomes") name a record
         "What sparked the interest in users and communities producing public services, according to the Journal "
         "of Social Policy article?",
+        # "the authors of X", "the volume X" name a record without asking for a field it lacks
+        "What research gap did the authors of 'Activating Citizens to Participate in Collective Co-Production of "
+        "Public Services' set out to fill?",
+        "How many countries are covered by the case studies in the volume Improving Public Services in East and West "
+        "European Countries?",
     ],
 )
 def test_questions_about_other_things_are_left_to_the_other_answerers(question):
@@ -120,7 +125,16 @@ def test_a_follow_up_asks_for_a_field_of_the_record_in_focus():
     assert query is not None and query.found[0].record.publisher == "Routledge"
     doc = next(e for e in entries if e.title.startswith("From engagement to co-production"))
     recent = f"Which journal published '{EVIDENCE}'? “{EVIDENCE}” appeared in International Journal of Public Administration."
-    query = match("And in what year was it published?", entries, focus=(doc.entry_id,), recent=recent)
+    query = match("And in what year was it published?", entries, focus=(doc.entry_id,), recent=[recent])
+    assert query is not None and query.found[0].record.title == EVIDENCE
+    # …or by an earlier turn, when the latest one named no record (it was declined)
+    declined = "Where does it say practice needs to be cautious? The knowledge base does not answer this question."
+    query = match(
+        "Which journal was it in?",
+        entries,
+        focus=(doc.entry_id,),
+        recent=[declined, f"What does '{EVIDENCE}' look at?"],
+    )
     assert query is not None and query.found[0].record.title == EVIDENCE
     # "which book" names a kind, but "is it part of" asks about the one in focus, not for a list of books
     chapter = next(e for e in entries if e.title.startswith("Improving Public Services Through E-Government"))
@@ -152,6 +166,24 @@ def test_answers_state_the_fields_and_cite_the_line_they_come_from(corpus_kb, qu
         if key != "older":
             assert key in highlighted  # the stated value is on a highlighted line of a cited passage
     assert re.search(r"\[\d\]", answer.answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Which publisher brought out the 2017 Theory of Change Guide?", "its publisher"),
+        ("Who published 'Theory of Change Guide'?", "its publisher"),
+    ],
+)
+def test_a_named_record_without_the_field_asked_for_is_declined_citing_where_it_is_listed(corpus_kb, question, missing):
+    page = corpus_kb.ask(
+        "What is the title of the page of publications that includes 'Fad or fact, nuisance or necessity?'?"
+    )
+    assert not page.abstained and "From engagement to co-production" in page.answer  # the page is always known
+    answer = corpus_kb.ask(question)
+    assert answer.answerer == "publications" and answer.abstained
+    assert f"does not give {missing}" in answer.answer and "Theory of Change Guide" in answer.answer
+    assert answer.citations and all(c.highlights for c in answer.citations)
 
 
 ENGAGEMENT = "From engagement to co-production: The contribution of users and communities to outcomes and public value"

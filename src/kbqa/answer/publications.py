@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,9 +99,12 @@ def all_records(entries: list[Entry]) -> list[Found]:
     return [Found(e, r) for e in entries for r in e.records]
 
 
-def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), recent: str = "") -> PubQuery | None:
+def match(
+    question: str, entries: list[Entry], focus: tuple[str, ...] = (), recent: Sequence[str] = ()
+) -> PubQuery | None:
     """Recognise a bibliographic question over the records of `entries`. `focus`: the entries a follow-up
-    is about; `recent`: the last question and answer of the conversation (the record "it" refers to)."""
+    is about; `recent`: the conversation's earlier turns (question and answer), latest first: the record "it"
+    refers to is the one the latest turn that names one names."""
     records = all_records(entries)
     if not records:
         return None
@@ -128,7 +131,10 @@ def match(question: str, entries: list[Entry], focus: tuple[str, ...] = (), rece
     if compare and len(named) >= 2:
         return PubQuery(["year"], named[:2], compare=compare["how"].lower())
     if fields and named:
-        return PubQuery(fields, named[:1]) if _has_any(named[0].record, fields) else None
+        # a record without the field asked for is left to the passages ("the authors of X" and "the volume X"
+        # often name the record, not a field asked for), except its publisher: "which publisher brought out X"
+        # asks for nothing else, and the answer says the entry does not give it
+        return PubQuery(fields, named[:1]) if _has_any(named[0].record, fields) or fields == ["publisher"] else None
     if fields and (own := _records_of_named_entries(question, records, entries, fields)):
         return PubQuery(fields, own, listing=len(own) > 1)
     if listing and (found := _listed(question, records, entries, focus, listing["kind"].lower())):
@@ -222,14 +228,18 @@ def _by_title_noun(question: str, records: list[Found], entries: list[Entry]) ->
 
 
 def _in_focus(
-    records: list[Found], focus: tuple[str, ...], fields: list[str], recent: str, entries: list[Entry]
+    records: list[Found], focus: tuple[str, ...], fields: list[str], recent: Sequence[str], entries: list[Entry]
 ) -> list[Found]:
-    """For a follow-up ("Which publisher?", "In what year was it published?"): the record the last turn
-    named, else the first record of the entries in focus that has the field."""
+    """For a follow-up ("Which publisher?", "In what year was it published?"): the record the latest turn
+    that names one named, else the first record of the entries in focus that has the field."""
     mine = [f for f in records if f.entry.entry_id in focus]
-    named = [f for f in _named_records(recent, mine, []) if _has_any(f.record, fields)] if recent else []
-    if named:
-        return named[:1]
+    titles = {e.title for e in entries if e.entry_id in focus}
+    for turn in recent:
+        for title in titles:  # an answer naming its entry ("The closest entry is “…”") names no record of it
+            turn = turn.replace(title, " ")
+        named = [f for f in _named_records(turn, mine, []) if _has_any(f.record, fields)]
+        if named:
+            return named[:1]
     for entry_id in focus:
         for f in mine:
             if f.entry.entry_id == entry_id and _has_any(f.record, fields):
@@ -257,7 +267,7 @@ def _listed(
         pool = [
             f for f in pool if f.entry.entry_id in named_entries or f.entry.parent in _titles(entries, named_entries)
         ]
-    elif focus and not people and re.search(r"\b(?:that|this|the same|its|their)\b", question, re.I):
+    elif focus and not people and re.search(r"\b(?:it|that|this|the same|its|their|they|them)\b", question, re.I):
         pool = [f for f in pool if f.entry.entry_id in focus]
     if people:
         strict = [f for f in pool if all(any(p in a for a in f.record.authors) for p in people)]
@@ -380,6 +390,11 @@ def compose(query: PubQuery, question: str, cite: dict[int, Citation | None]) ->
     else:
         text = " ".join(sentence_for(f, query.fields) + marks[i] for i, f in enumerate(query.found))
     citations = sorted({c.n: c for c in cite.values() if c}.values(), key=lambda c: c.n)
+    stated = query.listing or query.compare or query.fields == ["list"]  # (the page is always known)
+    if not (stated or any(_has_any(f.record, query.fields) for f in query.found)):
+        # "Which publisher brought out the Theory of Change Guide?": it is listed, with no publisher: declined,
+        # citing where it is listed
+        return Answer(question, text, citations, status="abstained", answerer="publications")
     return Answer(question, text, citations, answerer="publications", confidence=1.0)
 
 
@@ -396,7 +411,8 @@ class PublicationAnswerer:
 
     def _match(self, request: Request) -> PubQuery | None:
         entries = [e for e in self.context.entries(request.filters)]
-        recent = " ".join(request.turns[-1]) if request.turns else ""
+        # the turns a follow-up's "it" may point back to, latest first (an unanswered turn names nothing)
+        recent = [" ".join(turn) for turn in reversed(request.turns)]
         return match(request.question, entries, request.follow.entry_ids, recent)
 
     def stream(self, request: Request) -> Iterator[Event]:
