@@ -56,8 +56,12 @@ from kbqa.text import answer_type, focus_word, has_new_fact, is_overview, senten
         # "how much is known about" asks what is known, not how much
         ("The article asks how much is actually known about which aspects of co-production?", None),
         ("How much was known about it?", None),
-        ("How much is the grant?", "number"),
+        ("How much is the grant?", "money"),  # (an amount: not a question of what is known)
         ("At what age can young people join the panel?", "age"),
+        # the size of a grant is an amount; the size of a workforce a number
+        ("How large was the CUPI grant for the project?", "money"),
+        ("How big was its funding?", "money"),
+        ("How big is the workforce it covers?", "number"),
     ],
 )
 def test_answer_type(question, kind):
@@ -266,6 +270,12 @@ def test_overview_questions(question, overview):
         ("Who led it, and tell me its funder.", ["Who led it", "what are its funder."]),
         ("Which report does it complement? Give me its title.", ["Which report does it complement? Give me its title."]),
         ("Tell me about Imagine and give its dates", ["Tell me about Imagine and give its dates"]),
+        # a field with a clause of its own is a part even without a comma; a field alone is not
+        ("Name the lead organisation behind it and the year it started.",
+         ["Name the lead organisation behind it", "what are the year it started."]),
+        ("Who funded the project and the place it was held?", ["Who funded the project", "what are the place it was held?"]),
+        ("What were the dates and places of the workshops?", ["What were the dates and places of the workshops?"]),
+        ("Who chose the titles and authors of the chapters?", ["Who chose the titles and authors of the chapters?"]),
     ],
 )  # fmt: skip
 def test_multi_part_splitting(question, parts):

@@ -47,6 +47,14 @@ from kbqa.text import (
         # "what's the X trying to do?": X is who acts, not the thing asked for
         ("What's the study ultimately trying to understand?", None),
         ("What is the programme seeking to achieve?", None),
+        # an adverb and its participle come before the noun ("newly appointed"); a noun before its verb does not
+        ("What is the newly appointed organisation supposed to do?", "organisation"),
+        ("Which recently founded group ran it?", "group"),
+        ("Which family funded it?", "family"),
+        # a pronoun opens a relative clause: the noun comes before it
+        ("What is the year it started?", "year"),
+        ("What was the place they met?", "place"),
+        ("What might it become in the long run?", None),  # a modal verb asks about the subject, names no noun
     ],
 )
 def test_focus_word_is_the_head_noun_asked_for(question, focus):
@@ -518,6 +526,17 @@ def test_a_question_asking_for_every_one_of_something(question, every):
         (
             "What were the three options in its public consultation?",
             "Libraries could be (1) devolved to councils, (2) outsourced or (3) run by a mutual.",
+            None,
+        ),
+        # the answer is a kind, or a size, of what the question names: it need not repeat the noun
+        (
+            "What kind of exercise did the process begin with?",
+            "It started with a public consultation.",
+            None,
+        ),
+        (
+            "How big is the workforce the programme covers?",
+            "It covers all (approx. 5000) civil servants.",
             None,
         ),
         # any other noun asked for must be there (or in the entry's title)

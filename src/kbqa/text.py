@@ -79,7 +79,9 @@ _MONEY = re.compile(
     # ("spent" alone is no amount asked for: "letting citizens decide how public money is spent")
     r"\bhow much (?:(?:public|private|grant|extra|more|new)\s+)?(money|funding|cash|did\b.*\b(cost|spend|save|raise|receive)"
     r"|(?:was|were|is|has been) (?:spent|saved|raised|allocated|awarded|invested))"
-    r"|\b(budget|cost|costs|funding amount|grant amount|savings)\b",
+    r"|\b(budget|cost|costs|funding amount|grant amount|savings)\b"
+    # "How large was the CUPI grant for…": the size of a grant is an amount
+    r"|\bhow (?:large|big|much) (?:was|were|is|are) (?:the |its |their )?(?:[\w-]+ ){0,3}?(?:grants?|awards?|funding)\b",
     re.I,
 )
 _PERSON_NOUNS = {
@@ -394,6 +396,18 @@ def _spells_out(found: str, question: str) -> bool:
 
 
 _KIND_OF = re.compile(r"\b(?:kinds?|types?|sorts?) of\b", re.I)  # "what kind of organisation": not which ones
+# The noun of "what kind of exercise…" or "how big is the workforce…" is what the answer is a kind or a size of:
+# "a public consultation", "approx. 5000 civil servants" answer without repeating it.
+_NOUN_NOT_REPEATED = re.compile(
+    r"\b(?:what|which)\s+(?:kinds?|types?|sorts?)\s+of\b|\bhow\s+(?:big|large)\s+(?:is|was|are|were)\b", re.I
+)
+
+
+def answer_names_other_noun(question: str) -> bool:
+    """Does the question ask for a kind or a size of what it names, so that the answer need not repeat the noun?"""
+    return bool(_NOUN_NOT_REPEATED.search(question))
+
+
 _BODY_NOUNS = {"body", "bodies", "organisation", "organisations", "organization", "organizations", "institution",
                "institutions", "agency", "agencies"}  # fmt: skip
 _BODIES = re.compile(
@@ -618,7 +632,8 @@ _FOCUS_START = re.compile(
     r"|[Hh]ow (?:large|big|much) (?:is|are|was|were) (?:the|its|their)\s+)"  # "how large was the grant" → grant
 )
 _FOCUS_STOP = re.compile(
-    rf"^(?:{_AUX}|at|of|in|on|for|by|from|with|that|to"
+    # (a pronoun opens a relative clause: "the year it started" asks for a year)
+    rf"^(?:{_AUX}|might|may|must|shall|at|of|in|on|for|by|from|with|that|to|it|they|he|she|we|you"
     r"|which|who|whose|whom|where|when|why|behind|about|under|during|between|within|across|and|or|[a-z]+ed"
     # irregular past tenses, which follow the noun unmarked as -ed verbs do ("which option came out on top")
     r"|came|went|took|made|won|got|gave|ran|began|led|held|saw|found|grew|became|brought|kept|left|met|paid|put"
@@ -632,6 +647,11 @@ _SUBJECT_VERBS = frozenset(
      "remains", "shapes", "affects", "means", "needs", "gets", "seems", "appears", "limits", "blocks", "holds",
      "encourages", "discourages"}
 )  # fmt: skip
+# "newly appointed organisation", "recently founded group": not "family funded it" (a noun, then its verb)
+_ADVERB_PARTICIPLE = re.compile(
+    r"[a-z]{3,}ly [a-z]+(?:ed|en|wn|un) (?!(?:it|its|them|they|this|that|these|those|him|her|us|you|me|the|a|an)\b)[a-z]+",
+    re.IGNORECASE,
+)
 _NOT_FOCUS = {
     "kind",
     "sort",
@@ -674,9 +694,13 @@ def focus_word(question: str) -> str | None:
     tokens = re.findall(r"['‘’][\w-]+['’]|[\w'’-]+|[^\w\s]", rest)
     if tokens and tokens[0].lower() in _SUBJECT_VERBS:
         return None  # "what goes wrong when…", "what drives participation": "what" is the subject, no noun is asked
+    modifier = False  # the word is the participle of an adverb + participle modifier ("newly appointed")
     for i, word in enumerate(tokens):
         if re.fullmatch(r"['‘’][\w-]+['’]", word):
             continue  # a quoted word inside the phrase ("which four 'co-' activities")
+        if modifier or _ADVERB_PARTICIPLE.fullmatch(" ".join(tokens[i : i + 3])):
+            modifier = not modifier  # "what is the newly appointed organisation": the noun comes after them
+            continue
         if words and word.lower().endswith("ing") and tokens[i + 1 : i + 2] == ["to"]:
             return (
                 None  # "what's the study (ultimately) trying to understand?": its noun is who acts, not what is asked
@@ -759,9 +783,15 @@ REFERS_BACK = re.compile(r"\b(?:it|its|this|that|the (?:entry|project|programme|
 
 
 # "Tell me who it works with, and the dates it runs.": a later part that names only the field it asks for.
+# Without a comma only when a clause of its own follows the field: "Name the lead organisation behind X and the
+# year it started" (but not "the dates and places of the workshops").
+_FIELDS = (
+    r"(?:dates?|years?|place|location|funders?|contributors?|keywords?|publishers?|titles?|authors?|budget|aims?"
+    r"|purpose|findings?)"
+)
 _FIELD_PART = re.compile(
-    r",\s+and\s+(?:also\s+)?(?=(?:its|their|the)\s+(?:dates?|years?|place|location|funders?|contributors?|keywords?"
-    r"|publishers?|titles?|authors?|budget|aims?|purpose|findings?)\b)",
+    rf",\s+and\s+(?:also\s+)?(?=(?:its|their|the)\s+{_FIELDS}\b)"
+    rf"|\s+and\s+(?:also\s+)?(?=(?:its|their|the)\s+{_FIELDS}\s+(?:it|they|he|she|this|that|these|those)\s+\w)",
     re.IGNORECASE,
 )
 

@@ -36,6 +36,7 @@ from kbqa.text import (
     TYPE_NOUNS,
     abbreviations,
     addresses_the_model,
+    answer_names_other_noun,
     answer_type,
     asks_for_all,
     asks_for_text,
@@ -332,7 +333,8 @@ def _missing(
     kind = answer_type(question)
     if kind and not best.typed:
         return _KIND_NAMES[kind]
-    focus = set() if focus_word(question) in CLASS_NOUNS else _focus_stems(question)
+    asks_member = focus_word(question) in CLASS_NOUNS or answer_names_other_noun(question)
+    focus = set() if asks_member else _focus_stems(question)
     # the sentence is read in its entry: a focus noun of the entry's title ("the Enabling Social Action
     # guidance work" for the entry "Enabling Social Action: guidance") names the entry, not a detail of it
     best_tokens = best_tokens | set(tokenize([best.hit.chunk.title])[0])
