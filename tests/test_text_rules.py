@@ -121,6 +121,12 @@ def test_what_counts_as_a_new_name(sentence, question, expected):
         ("A study of five organisations.", "How many partners did the study involve?", (), True),  # parties
         ("A group of 36 local authorities signed up.", "How many councils signed up?", ("authorities",), True),
         ("Imagine was a five-year project.", "How many years did Imagine run for?", (), True),  # a compound
+        # a vague amount of the noun asked for answers as a number does
+        ("Only a few public agencies have involved citizens.", "How many government bodies have managed it?", (), True),
+        ("Several councils took part.", "How many councils took part?", (), True),
+        ("A handful of residents came.", "How many people came?", (), True),
+        ("A few residents came along.", "How many councils took part?", (), False),  # (of something else)
+        ("It began a few years ago.", "How many councils took part?", (), False),
         # it counts something else: no answer to "how many"
         ("The strategy was informed by three workshops with key stakeholders.",
          "How many stakeholders came to the workshops?", (), False),

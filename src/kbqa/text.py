@@ -57,8 +57,11 @@ _NAME = r"[A-Z][\w'’-]+(?:\s+(?:of|for|and|the|de|van|von|in|on)?\s*[A-Z][\w'�
 _TYPE_PATTERNS = {
     "person": re.compile(rf"\b(?:Professor|Prof\.?|Dr\.?)\s+[A-Z][\w'’-]+|\b{_NAME}|\b[A-Z]{{3,}}\b"),
     "date": re.compile(rf"\b(?:19|20)\d{{2}}s?\b|\b(?:{_MONTHS})\b|\b(?:year|decade|month)s?\b", re.I),
+    # (a vague amount answers too: "how many public bodies have managed it?" — "only a few public agencies")
     "number": re.compile(
-        rf"[£$€]\s?\d[\d,.]*\s?(?:m|bn|k|million|billion)?|\b\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b", re.I
+        rf"[£$€]\s?\d[\d,.]*\s?(?:m|bn|k|million|billion)?|\b\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b"
+        r"|\b(?:a few|few|several|(?:a )?handful of)\b",
+        re.I,
     ),
     "place": re.compile(r"\b[A-Z][a-z]{2,}(?:[ -][A-Z][a-z]+)*"),
     # "how long": a span of years ("2012 – 2032", "from 2013 to 2017"), an end ("until 2032"), or a length
