@@ -127,6 +127,12 @@ def test_a_follow_up_asks_for_a_field_of_the_record_in_focus():
     recent = f"Which journal published '{EVIDENCE}'? “{EVIDENCE}” appeared in International Journal of Public Administration."
     query = match("And in what year was it published?", entries, focus=(doc.entry_id,), recent=[recent])
     assert query is not None and query.found[0].record.title == EVIDENCE
+    # "which entry lists it?": the page of the record in focus
+    query = match("Which entry lists it?", entries, focus=(doc.entry_id,), recent=[recent])
+    assert query is not None and query.fields == ["list"] and query.found[0].record.title == EVIDENCE
+    # (but "which other entry in the knowledge base did she contribute to?" asks for entries, not a page)
+    query = match("which other entry in the knowledge base did she contribute to?", entries, focus=(doc.entry_id,))
+    assert query is None or query.fields != ["list"]
     # …or by an earlier turn, when the latest one named no record (it was declined)
     declined = "Where does it say practice needs to be cautious? The knowledge base does not answer this question."
     query = match(

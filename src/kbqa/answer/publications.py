@@ -47,6 +47,7 @@ FIELD_PATTERNS = {
     # the page (entry) a record is listed on: "the title of the page of publications that includes '…'"
     "list": re.compile(
         r"\b(?:title|heading|name)\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:page|list|listing|collection|section)\b"
+        r"|\b(?:which|what)\s+(?:page|entry)\s+(?:lists|includes|contains|holds)\s+(?:it|them|this|that)\b"
         r"|\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:page|list|listing|collection|section)\b[^?]*"
         r"\b(?:on|in|under|includ\w*|contain\w*|collect\w*|list\w*)\b"
         r"|\blisted (?:on|under|in) (?:which|what)\b",
@@ -123,6 +124,8 @@ def match(
         found = titled
         if not found and (_people_named(question, records) or _YEARS.search(question)):  # "… the Bovaird papers"
             found = _listed(question, records, entries, focus, listing["kind"].lower() if listing else "")
+        if not found and focus:  # "…, and which entry lists it?": the record the conversation is about
+            found = _in_focus(records, focus, fields, recent, entries)
         pages: dict[str, Found] = {}
         for f in found:
             pages.setdefault(f.entry.entry_id, f)  # the first record named on each page stands for it
@@ -302,7 +305,7 @@ def _titles(entries: list[Entry], ids: set[str]) -> set[str]:
 
 
 def _has_any(record: Record, fields: list[str]) -> bool:
-    return any(_value(record, f) for f in fields)
+    return "list" in fields or any(_value(record, f) for f in fields)  # (every record is listed on its page)
 
 
 def _value(record: Record, name: str) -> str | None:
