@@ -548,7 +548,7 @@ def _affiliation_of(meta: MetaQuery, question: str, chunks: dict[str, Chunk], sc
     one; a person with none is said to have none."""
     sentences: list[str] = []
     citations: list[Citation] = []
-    for who in meta.people or [meta.value]:
+    for who in meta.people:
         found = next(((e, f) for e in meta.entries if (f := _affiliation_line(e, who, meta, chunks))), None)
         if found is None:
             listed = next((e.title for e in meta.entries if who in e.contributors), None)

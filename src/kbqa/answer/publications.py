@@ -393,8 +393,7 @@ def compose(query: PubQuery, question: str, cite: dict[int, Citation | None]) ->
     else:
         text = " ".join(sentence_for(f, query.fields) + marks[i] for i, f in enumerate(query.found))
     citations = sorted({c.n: c for c in cite.values() if c}.values(), key=lambda c: c.n)
-    stated = query.listing or query.compare or query.fields == ["list"]  # (the page is always known)
-    if not (stated or any(_has_any(f.record, query.fields) for f in query.found)):
+    if not (query.listing or query.compare or any(_has_any(f.record, query.fields) for f in query.found)):
         # "Which publisher brought out the Theory of Change Guide?": it is listed, with no publisher: declined,
         # citing where it is listed
         return Answer(question, text, citations, status="abstained", answerer="publications")
